@@ -1,0 +1,160 @@
+import { createHash } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { isErrorBody, type ErrorCode } from '../protocol/errors.ts';
+
+/** An error the CLI reports in one line; `code` is the server's when it sent one. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  readonly code: ErrorCode | 'usage' | 'network' | undefined;
+
+  constructor(message: string, code?: ErrorCode | 'usage' | 'network', options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A kiln API client over HTTP, for one server and token. */
+export interface Client {
+  readonly server: string;
+  json<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Sends a stream as the body of a PUT (uploads), with its length. */
+  upload<T>(path: string, body: Readable, length: number): Promise<T>;
+  /** Opens a download; the caller consumes the response stream. */
+  download(path: string): Promise<IncomingMessage>;
+}
+
+export function createClient(server: string, token: string | undefined): Client {
+  const auth: Record<string, string> =
+    token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const base = server.replace(/\/+$/, '');
+
+  return {
+    server: base,
+    async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+      let response: Response;
+      try {
+        response = await fetch(base + path, {
+          method,
+          headers: {
+            ...auth,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      } catch (error) {
+        throw networkError(base, error);
+      }
+      const text = await response.text();
+      const parsed: unknown = text.length === 0 ? undefined : parseJson(text);
+      if (!response.ok) {
+        throw fromResponse(response.status, parsed);
+      }
+      return parsed as T;
+    },
+
+    upload<T>(path: string, body: Readable, length: number): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const url = new URL(base + path);
+        const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+        const request = send(url, {
+          method: 'PUT',
+          headers: {
+            ...auth,
+            'content-type': 'application/octet-stream',
+            'content-length': length,
+          },
+        });
+        request.on('error', (error) => {
+          reject(networkError(base, error));
+        });
+        request.on('response', (response) => {
+          readAll(response).then((text) => {
+            const parsed: unknown = text.length === 0 ? undefined : parseJson(text);
+            if ((response.statusCode ?? 500) >= 400) {
+              reject(fromResponse(response.statusCode ?? 500, parsed));
+            } else {
+              resolve(parsed as T);
+            }
+          }, reject);
+        });
+        body.on('error', (error) => {
+          request.destroy(error);
+        });
+        body.pipe(request);
+      });
+    },
+
+    download(path: string): Promise<IncomingMessage> {
+      return new Promise((resolve, reject) => {
+        const url = new URL(base + path);
+        const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+        const request = send(url, { method: 'GET', headers: auth });
+        request.on('error', (error) => {
+          reject(networkError(base, error));
+        });
+        request.on('response', (response) => {
+          if ((response.statusCode ?? 500) >= 400) {
+            readAll(response).then((text) => {
+              reject(
+                fromResponse(
+                  response.statusCode ?? 500,
+                  text.length > 0 ? parseJson(text) : undefined,
+                ),
+              );
+            }, reject);
+          } else {
+            resolve(response);
+          }
+        });
+        request.end();
+      });
+    },
+  };
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function fromResponse(status: number, body: unknown): CliError {
+  if (isErrorBody(body)) {
+    return new CliError(body.error.message, body.error.code);
+  }
+  return new CliError(`the server answered HTTP ${status}`);
+}
+
+function networkError(server: string, error: unknown): CliError {
+  const cause = error instanceof Error ? (error.cause ?? error) : error;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new CliError(`cannot reach ${server}: ${detail}`, 'network', { cause: error });
+}
+
+/** The sha256 and size of a stream's content. */
+export async function digestStream(
+  stream: Readable,
+  onBytes?: (n: number) => void,
+): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = chunk as Buffer;
+    hash.update(buffer);
+    size += buffer.length;
+    onBytes?.(buffer.length);
+  }
+  return { sha256: hash.digest('hex'), size };
+}

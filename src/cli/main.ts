@@ -1,0 +1,51 @@
+import { Command, CommanderError } from 'commander';
+import { CliError } from './client.ts';
+import { registerArtifactCommands } from './commands/artifact.commands.ts';
+import { registerAuthCommands } from './commands/auth.commands.ts';
+import { registerWorkspaceCommands } from './commands/workspace.commands.ts';
+
+/** Builds the `kiln` command line (all commands but `serve` and `up`). */
+export function createProgram(): Command {
+  const program = new Command('kiln')
+    .description('kiln: a build farm for software distributions')
+    .option('--server <url>', 'the kiln server (default: KILN_SERVER, or the one you logged in to)')
+    .option('--token <token>', 'the API token (default: KILN_TOKEN, or your login)')
+    .option('--json', 'print JSON, for scripts')
+    .showHelpAfterError()
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Server commands:
+  serve [options]    run the server (see \`kiln serve --help\`)
+  up [options]       run the whole farm on this machine: server, embedded database, local worker`,
+    );
+  registerAuthCommands(program);
+  registerWorkspaceCommands(program);
+  registerArtifactCommands(program);
+  return program;
+}
+
+/** Runs the CLI; errors become one line on stderr and a non-zero exit code. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = createProgram();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    process.exitCode = reportError(error);
+  }
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed the message (or the help) already.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof CliError) {
+    const code = error.code === undefined || error.code === 'usage' ? '' : ` (${error.code})`;
+    process.stderr.write(`kiln: ${error.message}${code}\n`);
+    return error.code === 'usage' ? 2 : 1;
+  }
+  process.stderr.write(`kiln: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+}

@@ -1,0 +1,61 @@
+import { KilnError } from '../../protocol/errors.ts';
+import { actorUserId, type Actor } from '../auth/actor.ts';
+import type { Db } from '../db/connect.ts';
+import {
+  canSee,
+  checkWorkspaceAccess,
+  findWorkspaceAccessById,
+  roleAllows,
+} from '../workspaces/access.ts';
+import type { WorkspaceWithRole } from '../workspaces/workspace.repository.ts';
+import { findArtifact, type ArtifactWithNames } from './artifact.repository.ts';
+
+/**
+ * What an actor wants to do with an artifact: read it; change it (writers, or
+ * uploaders for artifacts they created); delete it (as change, and an immutable
+ * artifact only by an owner).
+ */
+export type ArtifactAction = 'read' | 'change' | 'delete';
+
+export interface ArtifactAccess {
+  readonly artifact: ArtifactWithNames;
+  readonly access: WorkspaceWithRole;
+}
+
+/**
+ * Loads an artifact and checks the actor may do `action` with it. An artifact in
+ * a workspace the actor cannot see is `not_found`, like one that does not exist.
+ */
+export async function authorizeArtifact(
+  db: Db,
+  actor: Actor,
+  id: number,
+  action: ArtifactAction,
+): Promise<ArtifactAccess> {
+  const artifact = await findArtifact(db, id);
+  const access =
+    artifact === undefined
+      ? undefined
+      : await findWorkspaceAccessById(db, actor, artifact.workspace_id);
+  if (artifact === undefined || access === undefined || !canSee(actor, access)) {
+    throw new KilnError('not_found', `artifact ${id} not found`);
+  }
+  if (action === 'read') {
+    return { artifact, access };
+  }
+  if (action === 'delete' && artifact.immutable) {
+    checkWorkspaceAccess(actor, access, 'own');
+    return { artifact, access };
+  }
+  const ownArtifact = artifact.created_by !== null && artifact.created_by === actorUserId(actor);
+  const uploaderOwnsIt = ownArtifact && roleAllows(access.role, 'upload');
+  checkWorkspaceAccess(actor, access, uploaderOwnsIt ? 'upload' : 'write');
+  if (action === 'change' && artifact.immutable) {
+    throw immutable(id);
+  }
+  return { artifact, access };
+}
+
+export function immutable(id: number): KilnError {
+  return new KilnError('artifact_immutable', `artifact ${id} is immutable`);
+}

@@ -1,0 +1,76 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.ts';
+import type { NewToken, TokenRow, UserRow } from '../db/schema.ts';
+
+export function insertToken(db: Db, token: NewToken): Promise<TokenRow> {
+  return db.insertInto('tokens').values(token).returningAll().executeTakeFirstOrThrow();
+}
+
+/** A token found by its hash, with its user; revoked tokens are not found. */
+export interface TokenWithUser {
+  readonly token: TokenRow;
+  readonly user: UserRow | undefined;
+}
+
+export async function findTokenByHash(db: Db, hash: string): Promise<TokenWithUser | undefined> {
+  const row = await db
+    .selectFrom('tokens')
+    .leftJoin('users', 'users.id', 'tokens.user_id')
+    .selectAll('tokens')
+    .select([
+      'users.username',
+      'users.role',
+      'users.password_hash',
+      'users.created_at as user_created_at',
+    ])
+    .where('tokens.hash', '=', hash)
+    .where('tokens.revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (row === undefined) {
+    return undefined;
+  }
+  const { username, role, password_hash, user_created_at, ...token } = row;
+  const user =
+    token.user_id === null || username === null || role === null || user_created_at === null
+      ? undefined
+      : { id: token.user_id, username, role, password_hash, created_at: user_created_at };
+  return { token, user };
+}
+
+export function listTokensOfUser(db: Db, userId: number): Promise<TokenRow[]> {
+  return db
+    .selectFrom('tokens')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('kind', '=', 'personal')
+    .orderBy('id')
+    .execute();
+}
+
+export function findTokenById(db: Db, id: number): Promise<TokenRow | undefined> {
+  return db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function revokeToken(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable('tokens')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
+/** Records use of a token, at most once a minute so requests do not all write. */
+export async function touchToken(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable('tokens')
+    .set({ last_used_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([
+        eb('last_used_at', 'is', null),
+        eb('last_used_at', '<', sql<Date>`now() - interval '1 minute'`),
+      ]),
+    )
+    .execute();
+}

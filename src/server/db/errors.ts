@@ -1,0 +1,19 @@
+/** PostgreSQL error codes kiln branches on (PostgreSQL Appendix A). */
+const foreignKeyViolation = '23503';
+const uniqueViolation = '23505';
+
+function sqlState(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = error.code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+export function isForeignKeyViolation(error: unknown): boolean {
+  return sqlState(error) === foreignKeyViolation;
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return sqlState(error) === uniqueViolation;
+}

@@ -1,0 +1,40 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Where artifact contents live: a content-addressed store keyed by sha256. A
+ * local directory now; object storage later implements the same interface.
+ */
+export interface FileStore {
+  /**
+   * Streams `source` into a staging area, hashing it on the way, and stops with
+   * `too_large` past `maxSize` bytes. Nothing is visible in the store until the
+   * staged file is committed; a failed or discarded stage leaves no file behind.
+   */
+  stage(source: Readable, options: StageOptions): Promise<StagedFile>;
+  /** Opens stored content for reading, whole or the inclusive byte range. */
+  openRead(sha256: string, range?: ByteRange): Promise<Readable>;
+  /** Whether the content is stored. */
+  has(sha256: string): Promise<boolean>;
+  /** Removes stored content; removing absent content is not an error. */
+  remove(sha256: string): Promise<void>;
+}
+
+export interface StageOptions {
+  readonly maxSize: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Content written to the staging area, with its measured size and digest. */
+export interface StagedFile {
+  readonly sha256: string;
+  readonly size: number;
+  /** Moves the content into the store, durably (fsync of file and directory). */
+  commit(): Promise<void>;
+  /** Deletes the staged content. Safe to call after `commit` or twice. */
+  discard(): Promise<void>;
+}

@@ -1,0 +1,134 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { collectGarbage } from './artifacts/gc.ts';
+import { bootstrapAdmin } from './auth/auth.service.ts';
+import { ConfigError, parseServerConfig, serverOptionsHelp, type ServerConfig } from './config.ts';
+import { openDatabase, type DatabaseLocation, type OpenDatabase } from './db/connect.ts';
+import { migrateDatabase } from './db/migrate.ts';
+import { createFsFileStore } from './files/fs-file-store.ts';
+import { createApp } from './http/app.ts';
+import type { App } from './http/types.ts';
+import { kilnVersion } from './version.ts';
+
+/** A started server. */
+export interface RunningServer {
+  readonly url: string;
+  readonly app: App;
+  readonly database: OpenDatabase;
+  /** The first admin's token, when this start created the instance. */
+  readonly adminToken: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** An already-open database (tests); otherwise the config's is opened. */
+  readonly database?: OpenDatabase;
+}
+
+/**
+ * The composition root: opens the database and migrates it, opens the file
+ * store, builds the HTTP app and starts listening and collecting garbage.
+ */
+export async function startServer(
+  config: ServerConfig,
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  await mkdir(config.dataDir, { recursive: true });
+  const database = options.database ?? (await openDatabase(databaseLocation(config)));
+  try {
+    const applied = await migrateDatabase(database);
+    if (applied.length > 0) {
+      logger.info({ migrations: applied }, 'database migrated');
+    }
+    const store = await createFsFileStore(join(config.dataDir, 'files'));
+    const adminToken = await bootstrapAdmin(database.db);
+    const app = await createApp({
+      db: database.db,
+      store,
+      logger,
+      maxFileSize: config.maxFileSize,
+      maxJsonSize: config.maxJsonSize,
+      version: kilnVersion,
+    });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    const url = config.port === 0 ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl;
+
+    const gcTimer = setInterval(() => {
+      collectGarbage(database.db, store).then(
+        (result) => {
+          logger.info(result, 'garbage collected');
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'garbage collection failed');
+        },
+      );
+    }, config.gcInterval * 1000);
+    gcTimer.unref();
+
+    logger.info({ url, database: database.kind, dataDir: config.dataDir }, 'kiln server started');
+    return {
+      url,
+      app,
+      database,
+      adminToken,
+      async close() {
+        clearInterval(gcTimer);
+        await app.close();
+        await database.close();
+      },
+    };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+export function databaseLocation(config: ServerConfig): DatabaseLocation {
+  return config.databaseUrl === undefined
+    ? { kind: 'pglite', dataDir: join(config.dataDir, 'db') }
+    : { kind: 'postgres', url: config.databaseUrl };
+}
+
+/** `kiln serve`: runs the server until SIGINT or SIGTERM. */
+export async function main(args: readonly string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(
+      `Usage: kiln serve [options]\n\nOptions (flag, environment):\n${serverOptionsHelp}\n`,
+    );
+    return;
+  }
+  let config: ServerConfig;
+  try {
+    config = parseServerConfig(args, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`kiln serve: ${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw error;
+  }
+  const server = await startServer(config);
+  if (server.adminToken !== undefined) {
+    process.stderr.write(
+      `First start: user "admin" created. Its token (shown once):\n  ${server.adminToken}\n`,
+    );
+  }
+  stopOnSignals(server);
+}
+
+export function stopOnSignals(server: RunningServer): void {
+  const stop = () => {
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
