@@ -5,9 +5,18 @@
  */
 const [command, ...rest] = process.argv.slice(2);
 
-switch (command) {
+/** `kiln worker list|show|...` manage workers (CLI); `kiln worker [--flags]` is one. */
+const workerCommands = new Set(['list', 'enable', 'disable', 'remove', 'token', 'help']);
+const runsWorker = command === 'worker' && !workerCommands.has(rest[0] ?? '');
+
+switch (runsWorker ? 'run-worker' : command) {
   case 'serve': {
     const { main } = await import('./server/main.ts');
+    await main(rest);
+    break;
+  }
+  case 'run-worker': {
+    const { main } = await import('./worker/main.ts');
     await main(rest);
     break;
   }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CliError, createClient, type Client } from './client.ts';
+import { ClientError, createClient, type Client } from '../client/client.ts';
 import { loadCredentials } from './credentials.ts';
 import { createOutput, type Output } from './output.ts';
 
@@ -23,7 +23,7 @@ export function contextOf(command: Command): Context {
     async client() {
       const credentials = await loadCredentials({ server: options.server, token: options.token });
       if (credentials.server === undefined) {
-        throw new CliError('no server: run `kiln login URL` or pass --server', 'usage');
+        throw new ClientError('no server: run `kiln login URL` or pass --server', 'usage');
       }
       return createClient(credentials.server, credentials.token);
     },

@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
-import { CliError } from './client.ts';
+import { ClientError } from '../client/client.ts';
 import { registerArtifactCommands } from './commands/artifact.commands.ts';
 import { registerAuthCommands } from './commands/auth.commands.ts';
+import { registerTaskCommands } from './commands/task.commands.ts';
+import { registerWorkerCommands } from './commands/worker.commands.ts';
 import { registerWorkspaceCommands } from './commands/workspace.commands.ts';
 
 /** Builds the `kiln` command line (all commands but `serve` and `up`). */
@@ -18,11 +20,14 @@ export function createProgram(): Command {
       `
 Server commands:
   serve [options]    run the server (see \`kiln serve --help\`)
-  up [options]       run the whole farm on this machine: server, embedded database, local worker`,
+  up [options]       run the whole farm on this machine: server, embedded database, local worker
+  worker [options]   run a worker (see \`kiln worker --help\`)`,
     );
   registerAuthCommands(program);
   registerWorkspaceCommands(program);
   registerArtifactCommands(program);
+  registerTaskCommands(program);
+  registerWorkerCommands(program);
   return program;
 }
 
@@ -41,7 +46,7 @@ function reportError(error: unknown): number {
     // Commander has printed the message (or the help) already.
     return error.exitCode === 0 ? 0 : 2;
   }
-  if (error instanceof CliError) {
+  if (error instanceof ClientError) {
     const code = error.code === undefined || error.code === 'usage' ? '' : ` (${error.code})`;
     process.stderr.write(`kiln: ${error.message}${code}\n`);
     return error.code === 'usage' ? 2 : 1;

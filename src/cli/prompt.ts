@@ -1,4 +1,4 @@
-import { CliError } from './client.ts';
+import { ClientError } from '../client/client.ts';
 
 /**
  * Reads a secret: all of standard input when `fromStdin` or when it is not a
@@ -30,7 +30,7 @@ export async function readSecret(prompt: string, fromStdin: boolean): Promise<st
           }
           if (char === '\u0003') {
             stdin.off('data', onData);
-            reject(new CliError('interrupted', 'usage'));
+            reject(new ClientError('interrupted', 'usage'));
             return;
           }
           typed = char === '\u007f' || char === '\b' ? typed.slice(0, -1) : typed + char;

@@ -26,6 +26,11 @@ export const errorCodes = [
   'too_large',
   'incomplete_upload',
   'range_not_satisfiable',
+  'unknown_task_type',
+  'invalid_task_input',
+  'stale_attempt',
+  'task_not_running',
+  'worker_disabled',
   'internal',
 ] as const;
 

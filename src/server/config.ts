@@ -20,6 +20,10 @@ export interface ServerConfig {
   /** Seconds between garbage collections of expired artifacts and unused files. */
   readonly gcInterval: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Seconds a task's lease lasts without a heartbeat from its worker. */
+  readonly leaseTimeout: number;
+  /** Server-side tasks this server runs at once. */
+  readonly serverTaskSlots: number;
 }
 
 /** A setting: its flag, its environment variable, its config-file key and its parser. */
@@ -58,6 +62,12 @@ const settings = [
   setting('gcInterval', 'gc-interval', 'KILN_GC_INTERVAL', (raw) =>
     parseInteger(raw, 1, 86400 * 7),
   ),
+  setting('leaseTimeout', 'lease-timeout', 'KILN_LEASE_TIMEOUT', (raw) =>
+    parseInteger(raw, 2, 3600),
+  ),
+  setting('serverTaskSlots', 'server-task-slots', 'KILN_SERVER_TASK_SLOTS', (raw) =>
+    parseInteger(raw, 0, 64),
+  ),
   setting('logLevel', 'log-level', 'KILN_LOG_LEVEL', (raw) => {
     const level = logLevels.find((l) => l === raw);
     if (level === undefined) {
@@ -85,6 +95,8 @@ const defaults = {
   maxJsonSize: 4 * 1024 ** 2,
   gcInterval: 3600,
   logLevel: 'info',
+  leaseTimeout: 30,
+  serverTaskSlots: 2,
 } as const satisfies Omit<ServerConfig, 'publicUrl'>;
 
 /** Usage text for the server's options. */

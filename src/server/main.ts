@@ -9,6 +9,13 @@ import { migrateDatabase } from './db/migrate.ts';
 import { createFsFileStore } from './files/fs-file-store.ts';
 import { createApp } from './http/app.ts';
 import type { App } from './http/types.ts';
+import { saveLeftoverLogs, reapExpiredLeases } from './scheduler/lease-reaper.ts';
+import { createLogFollowers } from './scheduler/log-followers.ts';
+import type { SchedulerDeps } from './scheduler/scheduler.ts';
+import { startServerRunner } from './scheduler/server-runner.ts';
+import { builtinTaskTypes, createTaskTypeRegistry, type TaskType } from './scheduler/task-types.ts';
+import { taskPendingChannel } from './scheduler/task.repository.ts';
+import { createWakeups } from './scheduler/wakeups.ts';
 import { kilnVersion } from './version.ts';
 
 /** A started server. */
@@ -25,6 +32,34 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** An already-open database (tests); otherwise the config's is opened. */
   readonly database?: OpenDatabase;
+  /** The task types this server knows (default: the built-in ones). */
+  readonly taskTypes?: readonly TaskType[];
+}
+
+/** Runs `work` every `intervalMs`, one run at a time, until stopped. */
+function startPeriodic(
+  logger: Logger,
+  name: string,
+  intervalMs: number,
+  work: () => Promise<void>,
+) {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= work()
+      .catch((error: unknown) => {
+        logger.error({ err: error }, `${name} failed`);
+      })
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /**
@@ -45,6 +80,19 @@ export async function startServer(
     }
     const store = await createFsFileStore(join(config.dataDir, 'files'));
     const adminToken = await bootstrapAdmin(database.db);
+    const wakeups = createWakeups();
+    const stopListening = await database.listen(taskPendingChannel, (payload) => {
+      wakeups.notify(Number(payload) || 1);
+    });
+    const logFollowers = await createLogFollowers(database);
+    const scheduler: SchedulerDeps = {
+      db: database.db,
+      store,
+      registry: createTaskTypeRegistry(options.taskTypes ?? builtinTaskTypes),
+      wakeups,
+      leaseSeconds: config.leaseTimeout,
+      logger,
+    };
     const app = await createApp({
       db: database.db,
       store,
@@ -52,23 +100,25 @@ export async function startServer(
       maxFileSize: config.maxFileSize,
       maxJsonSize: config.maxJsonSize,
       version: kilnVersion,
+      scheduler,
+      logFollowers,
     });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = config.port === 0 ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl;
 
-    const gcTimer = setInterval(() => {
-      collectGarbage(database.db, store).then(
-        (result) => {
-          logger.info(result, 'garbage collected');
-        },
-        (error: unknown) => {
-          logger.error({ err: error }, 'garbage collection failed');
-        },
-      );
-    }, config.gcInterval * 1000);
-    gcTimer.unref();
+    const gc = startPeriodic(logger, 'garbage collection', config.gcInterval * 1000, async () => {
+      logger.info(await collectGarbage(database.db, store), 'garbage collected');
+    });
+    const reaper = startPeriodic(logger, 'lease reaper', 1000, async () => {
+      const reaped = await reapExpiredLeases(database.db);
+      if (reaped.requeued + reaped.ended > 0) {
+        logger.info(reaped, 'expired leases taken back');
+      }
+      await saveLeftoverLogs(database.db, store);
+    });
+    const serverRunner = startServerRunner(scheduler, config.serverTaskSlots);
 
     logger.info({ url, database: database.kind, dataDir: config.dataDir }, 'kiln server started');
     return {
@@ -77,8 +127,12 @@ export async function startServer(
       database,
       adminToken,
       async close() {
-        clearInterval(gcTimer);
+        await gc.stop();
+        await reaper.stop();
+        await serverRunner.stop();
         await app.close();
+        await stopListening();
+        await logFollowers.close();
         await database.close();
       },
     };

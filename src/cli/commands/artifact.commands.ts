@@ -6,17 +6,18 @@ import type {
   ArtifactSummary,
   GcResult,
 } from '../../protocol/artifacts.schema.ts';
-import { CliError } from '../client.ts';
+import { ClientError } from '../../client/client.ts';
 import { withContext } from '../context.ts';
 import { formatBytes } from '../progress.ts';
 import { table } from '../output.ts';
-import { collectLocalFiles, downloadFiles, fileUrl, uploadMissing } from '../transfer.ts';
+import { fileUrl } from '../../client/transfer.ts';
+import { collectLocalFiles, downloadWithProgress, uploadWithProgress } from '../transfer.ts';
 
 const artifactPath = (id: string | number) => `/api/v1/artifacts/${encodeURIComponent(String(id))}`;
 
 function parseId(text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) {
-    throw new CliError(`${JSON.stringify(text)} is not an artifact id`, 'usage');
+    throw new ClientError(`${JSON.stringify(text)} is not an artifact id`, 'usage');
   }
   return Number(text);
 }
@@ -33,10 +34,10 @@ async function parseData(
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new CliError(`the data is not JSON: ${(error as Error).message}`, 'malformed_json');
+    throw new ClientError(`the data is not JSON: ${(error as Error).message}`, 'malformed_json');
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new CliError('the data must be a JSON object', 'usage');
+    throw new ClientError('the data must be a JSON object', 'usage');
   }
   return value as Record<string, unknown>;
 }
@@ -44,7 +45,7 @@ async function parseData(
 function parseRelation(text: string, all: { type: string; target: number }[] = []) {
   const match = /^([a-z-]+):(\d+)$/.exec(text);
   if (match?.[1] === undefined || match[2] === undefined) {
-    throw new CliError(`${JSON.stringify(text)} is not TYPE:ID (e.g. built-using:12)`, 'usage');
+    throw new ClientError(`${JSON.stringify(text)} is not TYPE:ID (e.g. built-using:12)`, 'usage');
   }
   return [...all, { type: match[1], target: Number(match[2]) }];
 }
@@ -148,7 +149,7 @@ export function registerArtifactCommands(program: Command): void {
                 : { expires_at: options.expiresAt === 'never' ? null : options.expiresAt }),
             },
           );
-          const sent = await uploadMissing(
+          const sent = await uploadWithProgress(
             client,
             created.id,
             created.files,
@@ -184,7 +185,13 @@ export function registerArtifactCommands(program: Command): void {
             }),
           );
         }
-        const sent = await uploadMissing(client, artifactId, declared, local, !context.output.json);
+        const sent = await uploadWithProgress(
+          client,
+          artifactId,
+          declared,
+          local,
+          !context.output.json,
+        );
         context.output.print(
           declared,
           () => `${local.length} files attached to artifact ${artifactId}, ${sent} uploaded`,
@@ -206,7 +213,7 @@ export function registerArtifactCommands(program: Command): void {
       withContext(async (context, id: string, options: { output: string; file?: string[] }) => {
         const client = await context.client();
         const shown = await client.json<Artifact>('GET', artifactPath(parseId(id)));
-        const written = await downloadFiles(
+        const written = await downloadWithProgress(
           client,
           shown,
           options.file,
@@ -241,7 +248,7 @@ export function registerArtifactCommands(program: Command): void {
         async (context, id: string, json: string | undefined, options: { dataFile?: string }) => {
           const data = await parseData(json, options.dataFile);
           if (data === undefined) {
-            throw new CliError('give the data as JSON or with --data-file', 'usage');
+            throw new ClientError('give the data as JSON or with --data-file', 'usage');
           }
           const changed = await (
             await context.client()

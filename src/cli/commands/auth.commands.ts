@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { CreatedToken, Token } from '../../protocol/tokens.schema.ts';
 import type { User } from '../../protocol/users.schema.ts';
-import { CliError, createClient } from '../client.ts';
+import { ClientError, createClient } from '../../client/client.ts';
 import { withContext } from '../context.ts';
 import { forgetCredentials, loadCredentials, saveCredentials } from '../credentials.ts';
 import { parseDuration, table } from '../output.ts';
@@ -25,7 +25,7 @@ export function registerAuthCommands(program: Command): void {
           const current = await loadCredentials({ server: url ?? globals.server });
           const server = current.server;
           if (server === undefined) {
-            throw new CliError('which server? run `kiln login URL`', 'usage');
+            throw new ClientError('which server? run `kiln login URL`', 'usage');
           }
           let token = globals.token;
           if (options.username !== undefined) {

@@ -1,5 +1,5 @@
 import { KilnError } from '../../protocol/errors.ts';
-import { actorUserId, type Actor } from '../auth/actor.ts';
+import { actorUserId, type Actor, type TaskActor } from '../auth/actor.ts';
 import type { Db } from '../db/connect.ts';
 import {
   canSee,
@@ -8,7 +8,7 @@ import {
   roleAllows,
 } from '../workspaces/access.ts';
 import type { WorkspaceWithRole } from '../workspaces/workspace.repository.ts';
-import { findArtifact, type ArtifactWithNames } from './artifact.repository.ts';
+import { findArtifact, isTaskArtifact, type ArtifactWithNames } from './artifact.repository.ts';
 
 /**
  * What an actor wants to do with an artifact: read it; change it (writers, or
@@ -40,6 +40,9 @@ export async function authorizeArtifact(
   if (artifact === undefined || access === undefined || !canSee(actor, access)) {
     throw new KilnError('not_found', `artifact ${id} not found`);
   }
+  if (actor.kind === 'task') {
+    return authorizeTaskArtifact(db, actor, { artifact, access }, action);
+  }
   if (action === 'read') {
     return { artifact, access };
   }
@@ -54,6 +57,37 @@ export async function authorizeArtifact(
     throw immutable(id);
   }
   return { artifact, access };
+}
+
+/**
+ * A task token reads its inputs and outputs (and public artifacts), and changes
+ * only the artifacts its task created.
+ */
+async function authorizeTaskArtifact(
+  db: Db,
+  actor: TaskActor,
+  found: ArtifactAccess,
+  action: ArtifactAction,
+): Promise<ArtifactAccess> {
+  const { artifact, access } = found;
+  const created = artifact.created_by_task === actor.taskId;
+  if (action === 'read') {
+    if (
+      created ||
+      access.workspace.public ||
+      (await isTaskArtifact(db, actor.taskId, artifact.id))
+    ) {
+      return found;
+    }
+    throw new KilnError('not_found', `artifact ${artifact.id} not found`);
+  }
+  if (!created) {
+    throw new KilnError('forbidden', `task ${actor.taskId} did not create artifact ${artifact.id}`);
+  }
+  if (artifact.immutable) {
+    throw immutable(artifact.id);
+  }
+  return found;
 }
 
 export function immutable(id: number): KilnError {

@@ -13,6 +13,7 @@ export function insertArtifact(
     type: string;
     data: Record<string, unknown>;
     created_by: number | null;
+    created_by_task?: number | null;
     expires_at: Date | null;
   },
 ): Promise<ArtifactRow> {
@@ -40,7 +41,7 @@ export function findArtifact(db: Db, id: number): Promise<ArtifactWithNames | un
     .executeTakeFirst();
 }
 
-/** Of `ids`, the artifacts the actor may see. */
+/** Of `ids`, the artifacts the actor may see (for a task: also its inputs and outputs). */
 export async function findVisibleArtifactIds(
   db: Db,
   actor: Actor,
@@ -54,9 +55,63 @@ export async function findVisibleArtifactIds(
     .innerJoin('workspaces', 'workspaces.id', 'a.workspace_id')
     .select('a.id')
     .where('a.id', 'in', [...ids])
-    .where(visibleWorkspaces(actor))
+    .where((eb) =>
+      actor.kind === 'task'
+        ? eb.or([
+            visibleWorkspaces(actor)(eb),
+            eb.exists(
+              eb
+                .selectFrom('task_artifacts as ta')
+                .select('ta.artifact_id')
+                .whereRef('ta.artifact_id', '=', 'a.id')
+                .where('ta.task_id', '=', actor.taskId),
+            ),
+          ])
+        : visibleWorkspaces(actor)(eb),
+    )
     .execute();
   return new Set(rows.map((r) => r.id));
+}
+
+/** Whether the artifact is one of the task's inputs or outputs. */
+export async function isTaskArtifact(db: Db, taskId: number, artifactId: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('task_artifacts')
+    .select('artifact_id')
+    .where('task_id', '=', taskId)
+    .where('artifact_id', '=', artifactId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function listTaskArtifactIds(
+  db: Db,
+  taskId: number,
+  role: 'input' | 'output',
+): Promise<number[]> {
+  const rows = await db
+    .selectFrom('task_artifacts')
+    .select('artifact_id')
+    .where('task_id', '=', taskId)
+    .where('role', '=', role)
+    .orderBy('artifact_id')
+    .execute();
+  return rows.map((r) => r.artifact_id);
+}
+
+export async function insertTaskArtifacts(
+  db: Db,
+  taskId: number,
+  role: 'input' | 'output',
+  artifactIds: readonly number[],
+): Promise<void> {
+  if (artifactIds.length > 0) {
+    await db
+      .insertInto('task_artifacts')
+      .values(artifactIds.map((artifact_id) => ({ task_id: taskId, artifact_id, role })))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
 }
 
 /** Finds an artifact and locks its row until the transaction ends. */

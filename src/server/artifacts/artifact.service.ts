@@ -11,7 +11,7 @@ import {
 } from '../../protocol/artifacts.schema.ts';
 import { KilnError } from '../../protocol/errors.ts';
 import { assertFileName } from '../../protocol/file-names.ts';
-import { actorUserId, type Actor } from '../auth/actor.ts';
+import { creatorUserId, type Actor } from '../auth/actor.ts';
 import type { Db } from '../db/connect.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/errors.ts';
 import type { ArtifactFileRow } from '../db/schema.ts';
@@ -28,7 +28,9 @@ import {
   insertArtifactFiles,
   insertFileRow,
   insertRelations,
+  insertTaskArtifacts,
   listArtifactFiles,
+  listTaskArtifactIds,
   listArtifactsInWorkspace,
   listVisibleRelations,
   lockArtifact,
@@ -125,7 +127,8 @@ export async function createArtifact(
       workspace_id: access.workspace.id,
       type: request.type,
       data: request.data ?? {},
-      created_by: actorUserId(actor) ?? null,
+      created_by: creatorUserId(actor) ?? null,
+      created_by_task: actor.kind === 'task' ? actor.taskId : null,
       expires_at: expiresAt,
     });
     await declareFiles(trx, actor, row.id, files);
@@ -133,9 +136,29 @@ export async function createArtifact(
       trx,
       relations.map((r) => ({ artifact_id: row.id, target_id: r.target, type: r.type })),
     );
+    if (actor.kind === 'task') {
+      await recordTaskOutput(trx, actor.taskId, row.id);
+    }
     return row.id;
   });
   return showArtifact(deps, actor, id);
+}
+
+/**
+ * Records an artifact as a task's output, `built-using` every input of the task
+ * (debusine's rule: generated artifacts are linked to what they were made from).
+ */
+async function recordTaskOutput(db: Db, taskId: number, artifactId: number): Promise<void> {
+  await insertTaskArtifacts(db, taskId, 'output', [artifactId]);
+  const inputs = await listTaskArtifactIds(db, taskId, 'input');
+  await insertRelations(
+    db,
+    inputs.map((target) => ({
+      artifact_id: artifactId,
+      target_id: target,
+      type: 'built-using' as const,
+    })),
+  );
 }
 
 function checkDeclarations(files: readonly FileDeclaration[], maxFileSize: number): void {

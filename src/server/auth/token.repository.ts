@@ -6,35 +6,46 @@ export function insertToken(db: Db, token: NewToken): Promise<TokenRow> {
   return db.insertInto('tokens').values(token).returningAll().executeTakeFirstOrThrow();
 }
 
-/** A token found by its hash, with its user; revoked tokens are not found. */
+/** A token found by its hash (revoked ones too: the caller decides), with its user. */
 export interface TokenWithUser {
   readonly token: TokenRow;
   readonly user: UserRow | undefined;
+  readonly workerName: string | null;
 }
 
 export async function findTokenByHash(db: Db, hash: string): Promise<TokenWithUser | undefined> {
   const row = await db
     .selectFrom('tokens')
     .leftJoin('users', 'users.id', 'tokens.user_id')
+    .leftJoin('workers', 'workers.id', 'tokens.worker_id')
     .selectAll('tokens')
     .select([
       'users.username',
       'users.role',
       'users.password_hash',
       'users.created_at as user_created_at',
+      'workers.name as worker_name',
     ])
     .where('tokens.hash', '=', hash)
-    .where('tokens.revoked_at', 'is', null)
     .executeTakeFirst();
   if (row === undefined) {
     return undefined;
   }
-  const { username, role, password_hash, user_created_at, ...token } = row;
+  const { username, role, password_hash, user_created_at, worker_name, ...token } = row;
   const user =
     token.user_id === null || username === null || role === null || user_created_at === null
       ? undefined
       : { id: token.user_id, username, role, password_hash, created_at: user_created_at };
-  return { token, user };
+  return { token, user, workerName: worker_name };
+}
+
+/** The lease facts a task token is checked against. */
+export function findTaskForToken(db: Db, taskId: number) {
+  return db
+    .selectFrom('tasks')
+    .select(['id', 'state', 'attempt', 'workspace_id', 'created_by'])
+    .where('id', '=', taskId)
+    .executeTakeFirst();
 }
 
 export function listTokensOfUser(db: Db, userId: number): Promise<TokenRow[]> {

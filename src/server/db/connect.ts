@@ -24,6 +24,11 @@ export interface ScriptSession {
 export interface OpenDatabase {
   readonly db: Db;
   readonly kind: 'postgres' | 'pglite';
+  /**
+   * Subscribes to a `NOTIFY` channel; returns the unsubscribe function. On
+   * PostgreSQL one dedicated connection listens, and reconnects if it drops.
+   */
+  listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>;
   /** Runs `fn` on one dedicated connection. */
   withScriptSession<T>(fn: (session: ScriptSession) => Promise<T>): Promise<T>;
   /** Closes every connection; the handle is unusable afterwards. */
@@ -52,9 +57,11 @@ export async function openDatabase(
         : { options: `-c search_path=${quoteIdentifier(location.schema)}` }),
     });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const listener = createPgListener(location.url);
     return {
       db,
       kind: 'postgres',
+      listen: (channel, handler) => listener.listen(channel, handler),
       withScriptSession: async (fn) => {
         const client = await pool.connect();
         try {
@@ -69,7 +76,10 @@ export async function openDatabase(
           client.release();
         }
       },
-      close: () => db.destroy(),
+      close: async () => {
+        await listener.close();
+        await db.destroy();
+      },
     };
   }
   const pglite =
@@ -80,6 +90,7 @@ export async function openDatabase(
   return {
     db,
     kind: 'pglite',
+    listen: async (channel, handler) => pglite.listen(channel, handler),
     withScriptSession: (fn) =>
       fn({
         query: async (text, params) =>
@@ -100,4 +111,78 @@ export async function openDatabase(
 /** Quotes an SQL identifier (PostgreSQL §4.1.1). */
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * LISTEN on PostgreSQL through one dedicated client, connected on first use and
+ * reconnected (with every channel re-subscribed) when it drops.
+ */
+function createPgListener(url: string) {
+  const handlers = new Map<string, Set<(payload: string) => void>>();
+  let client: Promise<pg.Client> | undefined;
+  let closed = false;
+
+  const connect = (): Promise<pg.Client> => {
+    client ??= (async () => {
+      const c = new pg.Client({ connectionString: url });
+      c.on('notification', (message) => {
+        for (const handler of handlers.get(message.channel) ?? []) {
+          handler(message.payload ?? '');
+        }
+      });
+      c.on('error', () => {
+        client = undefined;
+        if (!closed) {
+          setTimeout(() => {
+            if (!closed && handlers.size > 0) {
+              void connect().catch(() => undefined);
+            }
+          }, 1000).unref();
+        }
+      });
+      await c.connect();
+      for (const channel of handlers.keys()) {
+        await c.query(`listen ${quoteIdentifier(channel)}`);
+      }
+      return c;
+    })();
+    client.catch(() => {
+      client = undefined;
+    });
+    return client;
+  };
+
+  return {
+    async listen(channel: string, handler: (payload: string) => void) {
+      const set = handlers.get(channel) ?? new Set();
+      const first = set.size === 0;
+      set.add(handler);
+      handlers.set(channel, set);
+      const c = await connect();
+      if (first) {
+        await c.query(`listen ${quoteIdentifier(channel)}`);
+      }
+      return async () => {
+        set.delete(handler);
+        if (set.size === 0) {
+          handlers.delete(channel);
+          if (client !== undefined) {
+            await (
+              await client
+            )
+              .query(`unlisten ${quoteIdentifier(channel)}`)
+              .catch(() => undefined);
+          }
+        }
+      };
+    },
+    async close() {
+      closed = true;
+      const c = client;
+      client = undefined;
+      if (c !== undefined) {
+        await (await c).end().catch(() => undefined);
+      }
+    },
+  };
 }

@@ -13,6 +13,12 @@ export interface Database {
   artifacts: ArtifactsTable;
   artifact_files: ArtifactFilesTable;
   artifact_relations: ArtifactRelationsTable;
+  workers: WorkersTable;
+  tasks: TasksTable;
+  task_dependencies: TaskDependenciesTable;
+  task_artifacts: TaskArtifactsTable;
+  task_attempts: TaskAttemptsTable;
+  task_log_chunks: TaskLogChunksTable;
   kiln_migrations: MigrationsTable;
 }
 
@@ -37,6 +43,9 @@ export interface TokensTable {
   expires_at: Date | null;
   revoked_at: Date | null;
   last_used_at: Date | null;
+  worker_id: ColumnType<number | null, number | null | undefined, never>;
+  task_id: ColumnType<number | null, number | null | undefined, never>;
+  task_attempt: ColumnType<number | null, number | null | undefined, never>;
 }
 
 export interface WorkspacesTable {
@@ -44,6 +53,7 @@ export interface WorkspacesTable {
   name: string;
   public: boolean;
   default_expiration: number | null;
+  max_running_tasks: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: CreatedAt;
 }
 
@@ -70,6 +80,7 @@ export interface ArtifactsTable {
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | undefined, Date>;
   expires_at: Date | null;
+  created_by_task: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ArtifactFilesTable {
@@ -86,6 +97,90 @@ export interface ArtifactRelationsTable {
   type: 'built-using' | 'extends' | 'relates-to';
 }
 
+export interface WorkersTable {
+  id: Generated<number>;
+  name: string;
+  enabled: Generated<boolean>;
+  architectures: string[];
+  cross_architectures: string[];
+  executors: string[];
+  cores: number;
+  memory: number;
+  disk: number;
+  tags: string[];
+  version: string;
+  load: number | null;
+  free_disk: number | null;
+  enrolled_at: ColumnType<Date, Date | undefined, Date>;
+  last_seen_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export type TaskStateColumn = 'blocked' | 'pending' | 'running' | 'completed' | 'cancelled';
+export type TaskResultColumn = 'success' | 'failure' | 'error';
+
+export interface TasksTable {
+  id: Generated<number>;
+  workspace_id: number;
+  type: string;
+  input: ColumnType<Record<string, unknown>, string, string>;
+  runs_on: 'worker' | 'server';
+  architecture: string | null;
+  host_architecture: string | null;
+  executor: string | null;
+  min_memory: number;
+  min_disk: number;
+  tags: string[];
+  base_score: number;
+  priority: number;
+  queue_key: number;
+  state: TaskStateColumn;
+  result: TaskResultColumn | null;
+  reason: string | null;
+  message: string | null;
+  output: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  created_by: number | null;
+  created_at: CreatedAt;
+  started_at: Date | null;
+  completed_at: Date | null;
+  time_limit: number;
+  attempt: Generated<number>;
+  lost_leases: Generated<number>;
+  max_lost_leases: number;
+  worker_id: number | null;
+  lease_expires_at: Date | null;
+  cancel_requested: Generated<boolean>;
+  log_artifact_id: number | null;
+}
+
+export interface TaskDependenciesTable {
+  task_id: number;
+  depends_on: number;
+}
+
+export interface TaskArtifactsTable {
+  task_id: number;
+  artifact_id: number;
+  role: 'input' | 'output';
+}
+
+export interface TaskAttemptsTable {
+  task_id: number;
+  attempt: number;
+  worker_id: number | null;
+  worker_name: string;
+  started_at: CreatedAt;
+  ended_at: Date | null;
+  outcome: string | null;
+}
+
+export interface TaskLogChunksTable {
+  task_id: number;
+  attempt: number;
+  seq: Generated<number>;
+  data: string;
+  created_at: CreatedAt;
+}
+
 export interface MigrationsTable {
   version: number;
   name: string;
@@ -98,3 +193,5 @@ export type NewToken = Insertable<TokensTable>;
 export type WorkspaceRow = Selectable<WorkspacesTable>;
 export type ArtifactRow = Selectable<ArtifactsTable>;
 export type ArtifactFileRow = Selectable<ArtifactFilesTable>;
+export type WorkerRow = Selectable<WorkersTable>;
+export type TaskRow = Selectable<TasksTable>;

@@ -5,9 +5,14 @@ import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import { registerArtifactRoutes } from '../artifacts/artifact.routes.ts';
 import { registerAuthRoutes } from '../auth/auth.routes.ts';
+import { describeActor } from '../auth/actor.ts';
 import { authenticateToken, readTokenFromHeader } from '../auth/authenticate.ts';
 import type { Db } from '../db/connect.ts';
 import type { FileStore } from '../files/file-store.ts';
+import type { LogFollowers } from '../scheduler/log-followers.ts';
+import type { SchedulerDeps } from '../scheduler/scheduler.ts';
+import { registerTaskRoutes } from '../scheduler/task.routes.ts';
+import { registerWorkerRoutes } from '../scheduler/worker.routes.ts';
 import { registerWorkspaceRoutes } from '../workspaces/workspace.routes.ts';
 import { installErrorHandlers } from './error-handler.ts';
 import type { App } from './types.ts';
@@ -19,6 +24,8 @@ export interface AppDeps {
   readonly maxFileSize: number;
   readonly maxJsonSize: number;
   readonly version: string;
+  readonly scheduler: SchedulerDeps;
+  readonly logFollowers: LogFollowers;
 }
 
 /** Builds the HTTP application: every route, with authentication and error mapping. */
@@ -60,7 +67,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         url: request.url,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
-        actor: request.actor.kind === 'user' ? request.actor.username : 'anonymous',
+        actor: describeActor(request.actor),
       },
       'request',
     );
@@ -82,5 +89,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerAuthRoutes(app, deps.db);
   registerWorkspaceRoutes(app, deps.db);
   registerArtifactRoutes(app, { db: deps.db, store: deps.store, maxFileSize: deps.maxFileSize });
+  registerTaskRoutes(app, deps.scheduler, deps.logFollowers);
+  registerWorkerRoutes(app, deps.scheduler);
   return app;
 }

@@ -25,6 +25,11 @@ const statusOf: Readonly<Record<ErrorCode, number>> = {
   too_large: 413,
   unsupported_media_type: 415,
   range_not_satisfiable: 416,
+  unknown_task_type: 400,
+  invalid_task_input: 400,
+  stale_attempt: 409,
+  task_not_running: 409,
+  worker_disabled: 403,
   internal: 500,
 };
 

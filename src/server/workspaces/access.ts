@@ -31,9 +31,14 @@ export function roleAllows(role: WorkspaceRole | null, action: WorkspaceAction):
   );
 }
 
-/** Whether the actor may see the workspace at all. */
+/** Whether the actor may see the workspace at all (a task sees its own). */
 export function canSee(actor: Actor, access: WorkspaceWithRole): boolean {
-  return access.workspace.public || access.role !== null || isAdmin(actor);
+  return (
+    access.workspace.public ||
+    access.role !== null ||
+    isAdmin(actor) ||
+    (actor.kind === 'task' && actor.workspaceId === access.workspace.id)
+  );
 }
 
 /**
@@ -49,11 +54,22 @@ export function checkWorkspaceAccess(
   if (!canSee(actor, access)) {
     throw new KilnError('not_found', `workspace ${access.workspace.name} not found`);
   }
-  if (action === 'read' || isAdmin(actor)) {
+  if ((action === 'read' && actor.kind !== 'task') || isAdmin(actor)) {
     return;
   }
   if (actor.kind === 'anonymous') {
     throw new KilnError('unauthenticated', 'this needs a token: log in first');
+  }
+  if (actor.kind === 'task') {
+    // A task token creates its outputs in its own workspace, and does nothing else there.
+    const own = actor.workspaceId === access.workspace.id;
+    if ((action === 'upload' && own) || (action === 'read' && access.workspace.public)) {
+      return;
+    }
+    throw new KilnError('forbidden', "a task token reaches only its task's inputs and outputs");
+  }
+  if (actor.kind !== 'user') {
+    throw new KilnError('forbidden', `a ${actor.kind} token cannot do this`);
   }
   if (!actor.scopes.has('write')) {
     throw new KilnError('insufficient_scope', 'this needs a token with the write scope');

@@ -4,25 +4,44 @@ import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { isErrorBody, type ErrorCode } from '../protocol/errors.ts';
 
-/** An error the CLI reports in one line; `code` is the server's when it sent one. */
-export class CliError extends Error {
-  override readonly name = 'CliError';
+/**
+ * An error from talking to a kiln server: `code` is the server's error code
+ * when it sent one, `network` when it could not be reached, `usage` for a
+ * mistake caught before asking; `status` is the HTTP status, if any.
+ */
+export class ClientError extends Error {
+  override readonly name = 'ClientError';
   readonly code: ErrorCode | 'usage' | 'network' | undefined;
+  readonly status: number | undefined;
 
-  constructor(message: string, code?: ErrorCode | 'usage' | 'network', options?: ErrorOptions) {
+  constructor(
+    message: string,
+    code?: ErrorCode | 'usage' | 'network',
+    options?: ErrorOptions & { status?: number },
+  ) {
     super(message, options);
     this.code = code;
+    this.status = options?.status;
   }
+
+  /** Whether trying again later may succeed: the server was unreachable or failed. */
+  get transient(): boolean {
+    return this.code === 'network' || (this.status !== undefined && this.status >= 500);
+  }
+}
+
+export interface RequestOptions {
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** A kiln API client over HTTP, for one server and token. */
 export interface Client {
   readonly server: string;
-  json<T>(method: string, path: string, body?: unknown): Promise<T>;
+  json<T>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T>;
   /** Sends a stream as the body of a PUT (uploads), with its length. */
   upload<T>(path: string, body: Readable, length: number): Promise<T>;
-  /** Opens a download; the caller consumes the response stream. */
-  download(path: string): Promise<IncomingMessage>;
+  /** Opens a download (or any streamed GET); the caller consumes the response. */
+  download(path: string, headers?: Record<string, string>): Promise<IncomingMessage>;
 }
 
 export function createClient(server: string, token: string | undefined): Client {
@@ -32,11 +51,17 @@ export function createClient(server: string, token: string | undefined): Client 
 
   return {
     server: base,
-    async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    async json<T>(
+      method: string,
+      path: string,
+      body?: unknown,
+      options: RequestOptions = {},
+    ): Promise<T> {
       let response: Response;
       try {
         response = await fetch(base + path, {
           method,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
           headers: {
             ...auth,
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -46,7 +71,9 @@ export function createClient(server: string, token: string | undefined): Client 
       } catch (error) {
         throw networkError(base, error);
       }
-      const text = await response.text();
+      const text = await response.text().catch((error: unknown) => {
+        throw networkError(base, error);
+      });
       const parsed: unknown = text.length === 0 ? undefined : parseJson(text);
       if (!response.ok) {
         throw fromResponse(response.status, parsed);
@@ -86,11 +113,11 @@ export function createClient(server: string, token: string | undefined): Client 
       });
     },
 
-    download(path: string): Promise<IncomingMessage> {
+    download(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
       return new Promise((resolve, reject) => {
         const url = new URL(base + path);
         const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-        const request = send(url, { method: 'GET', headers: auth });
+        const request = send(url, { method: 'GET', headers: { ...auth, ...headers } });
         request.on('error', (error) => {
           reject(networkError(base, error));
         });
@@ -130,17 +157,17 @@ function parseJson(text: string): unknown {
   }
 }
 
-function fromResponse(status: number, body: unknown): CliError {
+function fromResponse(status: number, body: unknown): ClientError {
   if (isErrorBody(body)) {
-    return new CliError(body.error.message, body.error.code);
+    return new ClientError(body.error.message, body.error.code, { status });
   }
-  return new CliError(`the server answered HTTP ${status}`);
+  return new ClientError(`the server answered HTTP ${status}`, undefined, { status });
 }
 
-function networkError(server: string, error: unknown): CliError {
+function networkError(server: string, error: unknown): ClientError {
   const cause = error instanceof Error ? (error.cause ?? error) : error;
   const detail = cause instanceof Error ? cause.message : String(cause);
-  return new CliError(`cannot reach ${server}: ${detail}`, 'network', { cause: error });
+  return new ClientError(`cannot reach ${server}: ${detail}`, 'network', { cause: error });
 }
 
 /** The sha256 and size of a stream's content. */

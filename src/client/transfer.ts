@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Artifact, ArtifactFile, FileDeclaration } from '../protocol/artifacts.schema.ts';
+import { explainBadFileName } from '../protocol/file-names.ts';
+import { ClientError, digestStream, type Client } from './client.ts';
+
+/** A local file to send, under the name it gets in the artifact. */
+export interface LocalFile extends FileDeclaration {
+  readonly localPath: string;
+}
+
+/** Counts transferred bytes (for progress bars). */
+export type OnBytes = (bytes: number) => void;
+
+/** Hashes a local file into the declaration of an artifact file named `name`. */
+export async function describeLocalFile(
+  name: string,
+  localPath: string,
+  onBytes?: OnBytes,
+): Promise<LocalFile> {
+  const reason = explainBadFileName(name);
+  if (reason !== undefined) {
+    throw new ClientError(`${JSON.stringify(name)}: ${reason}`, 'invalid_file_name');
+  }
+  const { sha256, size } = await digestStream(createReadStream(localPath), onBytes);
+  return { path: name, size, sha256, localPath };
+}
+
+export function fileUrl(artifactId: number, path: string): string {
+  return `/api/v1/artifacts/${artifactId}/files/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * Uploads the content of every declared file the server does not have yet
+ * (once per distinct content: the server completes all files that share it).
+ * Returns how many it sent.
+ */
+export async function uploadMissing(
+  client: Client,
+  artifactId: number,
+  declared: readonly ArtifactFile[],
+  local: readonly LocalFile[],
+  onBytes?: OnBytes,
+): Promise<number> {
+  const missing = declared.filter(
+    (f, i) => !f.complete && declared.findIndex((g) => g.sha256 === f.sha256) === i,
+  );
+  for (const file of missing) {
+    const source = local.find((l) => l.path === file.path);
+    if (source === undefined) {
+      throw new ClientError(`no local file for ${file.path}`);
+    }
+    const stream = createReadStream(source.localPath, { highWaterMark: 1024 * 1024 });
+    if (onBytes !== undefined) {
+      stream.on('data', (chunk) => {
+        onBytes(chunk.length);
+      });
+    }
+    await client.upload(fileUrl(artifactId, file.path), stream, file.size);
+  }
+  return missing.length;
+}
+
+/** The bytes `downloadFiles` would transfer. */
+export function selectFiles(
+  artifact: Artifact,
+  paths: readonly string[] | undefined,
+): readonly ArtifactFile[] {
+  const unknown = (paths ?? []).filter((p) => !artifact.files.some((f) => f.path === p));
+  if (unknown.length > 0) {
+    throw new ClientError(`artifact ${artifact.id} has no file ${unknown.join(', ')}`, 'not_found');
+  }
+  return paths === undefined || paths.length === 0
+    ? artifact.files
+    : artifact.files.filter((f) => paths.includes(f.path));
+}
+
+/**
+ * Downloads files of an artifact into `outputDir` (all, or `paths`), each
+ * checked against its sha256 and size and renamed into place only when it
+ * matches. A name that could escape `outputDir` is refused. Returns the paths
+ * written.
+ */
+export async function downloadFiles(
+  client: Client,
+  artifact: Artifact,
+  paths: readonly string[] | undefined,
+  outputDir: string,
+  onBytes?: OnBytes,
+): Promise<string[]> {
+  const written: string[] = [];
+  for (const file of selectFiles(artifact, paths)) {
+    const reason = explainBadFileName(file.path);
+    if (reason !== undefined) {
+      throw new ClientError(
+        `refusing to write ${JSON.stringify(file.path)}: ${reason}`,
+        'invalid_file_name',
+      );
+    }
+    const target = join(outputDir, ...file.path.split('/'));
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.kiln-partial`;
+    const response = await client.download(fileUrl(artifact.id, file.path));
+    const hash = createHash('sha256');
+    let size = 0;
+    const check = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        size += chunk.length;
+        onBytes?.(chunk.length);
+        callback(null, chunk);
+      },
+    });
+    const handle = await open(temp, 'w');
+    try {
+      await pipeline(response, check, handle.createWriteStream());
+      if (hash.digest('hex') !== file.sha256 || size !== file.size) {
+        throw new ClientError(
+          `${file.path}: the downloaded content does not match its sha256`,
+          'sha256_mismatch',
+        );
+      }
+      await rename(temp, target);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    written.push(target);
+  }
+  return written;
+}

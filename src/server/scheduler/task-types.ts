@@ -1,0 +1,143 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { KilnError } from '../../protocol/errors.ts';
+import type { Requirements } from '../../protocol/tasks.schema.ts';
+
+/** What a server-side task gets to do its work. */
+export interface ServerTaskContext {
+  readonly taskId: number;
+  readonly workspaceId: number;
+  readonly input: Record<string, unknown>;
+  readonly signal: AbortSignal;
+  log(text: string): Promise<void>;
+}
+
+/** A server-side task's outcome: a result, never an exception, for the task's own failures. */
+export interface ServerTaskOutcome {
+  readonly result: 'success' | 'failure';
+  readonly message?: string;
+  readonly output?: Record<string, unknown>;
+}
+
+/**
+ * A registered task type: where it runs, its input schema, its base score
+ * (as Launchpad scores jobs by type), and for server-side types, the code.
+ */
+export interface TaskType<S extends TSchema = TSchema> {
+  readonly name: string;
+  readonly runsOn: 'worker' | 'server';
+  readonly input: S;
+  readonly baseScore: number;
+  /** Default time limit in seconds. */
+  readonly timeLimit: number;
+  /** Requirements the input implies (merged under the submitter's). */
+  requirements?(input: Static<S>): Requirements;
+  /** Artifacts the task reads: its task token may download them. */
+  inputArtifacts?(input: Static<S>): readonly number[];
+  run?(context: ServerTaskContext): Promise<ServerTaskOutcome>;
+}
+
+/** The task types a server knows, by name. */
+export interface TaskTypeRegistry {
+  get(name: string): TaskType | undefined;
+  names(): readonly string[];
+  /** Validates `input` against the type's schema; throws `invalid_task_input`. */
+  checkInput(type: TaskType, input: unknown): Record<string, unknown>;
+}
+
+export function createTaskTypeRegistry(types: readonly TaskType[]): TaskTypeRegistry {
+  const byName = new Map(types.map((t) => [t.name, t]));
+  const validators = new Map(types.map((t) => [t.name, Compile(t.input)]));
+  return {
+    get: (name) => byName.get(name),
+    names: () => [...byName.keys()].sort(),
+    checkInput(type, input) {
+      const validator = validators.get(type.name);
+      if (validator === undefined || !validator.Check(input)) {
+        const first = validator?.Errors(input)[0];
+        const where = first === undefined ? '' : `${first.instancePath || '/'} ${first.message}`;
+        throw new KilnError('invalid_task_input', `input of ${type.name} task: ${where}`.trim());
+      }
+      return input as Record<string, unknown>;
+    },
+  };
+}
+
+/** Defines a task type with its input schema typed. */
+export function defineTaskType<S extends TSchema>(type: TaskType<S>): TaskType {
+  return type;
+}
+
+const Empty = Type.Object({}, { additionalProperties: false });
+
+/** `noop`: does nothing on a worker; the farm's smallest job (benchmarks, tests). */
+export const noopTaskType = defineTaskType({
+  name: 'noop',
+  runsOn: 'worker',
+  input: Type.Object(
+    { result: Type.Optional(Type.Enum(['success', 'failure'])) },
+    { additionalProperties: false },
+  ),
+  baseScore: 0,
+  timeLimit: 60,
+});
+
+/** `server-noop`: does nothing on a server replica; proves server-side tasks share the queue. */
+export const serverNoopTaskType = defineTaskType({
+  name: 'server-noop',
+  runsOn: 'server',
+  input: Empty,
+  baseScore: 100,
+  timeLimit: 60,
+  async run(context) {
+    await context.log('server-noop: nothing to do\n');
+    return { result: 'success' };
+  },
+});
+
+/**
+ * `shell`: runs a command on a worker in a fresh working directory, with the
+ * input artifacts downloaded into `inputs/<id>/` and, when `outputs` is given,
+ * the files left in `outputs/` uploaded as an artifact of that type.
+ */
+export const ShellInput = Type.Object(
+  {
+    command: Type.Union([
+      Type.String({ minLength: 1, maxLength: 100000 }),
+      Type.Array(Type.String({ maxLength: 100000 }), { minItems: 1, maxItems: 1000 }),
+    ]),
+    env: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String()),
+    ),
+    inputs: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 100, uniqueItems: true }),
+    ),
+    outputs: Type.Optional(
+      Type.Object(
+        {
+          type: Type.String({ pattern: '^[a-z0-9][a-z0-9:._-]{0,99}$' }),
+          data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ShellInput = Static<typeof ShellInput>;
+
+export const shellTaskType = defineTaskType({
+  name: 'shell',
+  runsOn: 'worker',
+  input: ShellInput,
+  baseScore: 0,
+  timeLimit: 3600,
+  inputArtifacts: (input) => input.inputs ?? [],
+});
+
+/** The task types every kiln server has. */
+export const builtinTaskTypes: readonly TaskType[] = [
+  noopTaskType,
+  serverNoopTaskType,
+  shellTaskType,
+];

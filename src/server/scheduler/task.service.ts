@@ -1,0 +1,296 @@
+import { sql } from 'kysely';
+import { KilnError } from '../../protocol/errors.ts';
+import type { SubmitTaskBody, Task, TaskSummary, TaskState } from '../../protocol/tasks.schema.ts';
+import { actorUserId, isAdmin, type Actor } from '../auth/actor.ts';
+import { findVisibleArtifactIds, insertTaskArtifacts } from '../artifacts/artifact.repository.ts';
+import type { Db } from '../db/connect.ts';
+import type { TaskRow } from '../db/schema.ts';
+import {
+  authorizeWorkspace,
+  canSee,
+  checkWorkspaceAccess,
+  findWorkspaceAccessById,
+  roleAllows,
+} from '../workspaces/access.ts';
+import { endTask, requeueTask } from './task-lifecycle.ts';
+import type { TaskTypeRegistry } from './task-types.ts';
+import { describeTask, toTaskSummary } from './task-view.ts';
+import {
+  findTask,
+  insertDependencies,
+  insertTask,
+  listBlockedFailedDescendants,
+  listTasksInWorkspace,
+  listUnfinishedDependencies,
+  lockTask,
+  notifyPending,
+  updateTasks,
+  type TaskWithNames,
+} from './task.repository.ts';
+
+export interface TaskDeps {
+  readonly db: Db;
+  readonly registry: TaskTypeRegistry;
+}
+
+/**
+ * Loads a task and checks the actor may read it, or change it (cancel, retry):
+ * writers, or uploaders for tasks they submitted. A task in a workspace the
+ * actor cannot see is `not_found`.
+ */
+export async function authorizeTask(
+  db: Db,
+  actor: Actor,
+  id: number,
+  action: 'read' | 'change',
+): Promise<TaskWithNames> {
+  const task = await findTask(db, id);
+  const access =
+    task === undefined ? undefined : await findWorkspaceAccessById(db, actor, task.workspace_id);
+  const ownTask = actor.kind === 'task' && actor.taskId === id;
+  if (task === undefined || access === undefined || (!canSee(actor, access) && !ownTask)) {
+    throw new KilnError('not_found', `task ${id} not found`);
+  }
+  if (ownTask && action === 'read') {
+    return task;
+  }
+  const submitter = task.created_by !== null && task.created_by === actorUserId(actor);
+  checkWorkspaceAccess(
+    actor,
+    access,
+    action === 'read'
+      ? 'read'
+      : submitter && roleAllows(access.role, 'upload')
+        ? 'upload'
+        : 'write',
+  );
+  return task;
+}
+
+export async function showTask(deps: TaskDeps, actor: Actor, id: number): Promise<Task> {
+  return describeTask(deps.db, await authorizeTask(deps.db, actor, id, 'read'));
+}
+
+export async function listTasks(
+  deps: TaskDeps,
+  actor: Actor,
+  workspace: string,
+  filter: {
+    state?: TaskState | undefined;
+    type?: string | undefined;
+    limit?: number | undefined;
+    offset?: number | undefined;
+  },
+): Promise<{ items: TaskSummary[]; total: number }> {
+  const access = await authorizeWorkspace(deps.db, actor, workspace, 'read');
+  const { rows, total } = await listTasksInWorkspace(deps.db, access.workspace.id, {
+    state: filter.state,
+    type: filter.type,
+    limit: filter.limit ?? 100,
+    offset: filter.offset ?? 0,
+  });
+  return { items: rows.map((row) => toTaskSummary(row)), total };
+}
+
+/**
+ * Submits a task of a registered type. Its input is checked against the type's
+ * schema, the artifacts it reads must be visible to the submitter, and its
+ * dependencies must be tasks the submitter can see. It starts pending, or
+ * blocked until its dependencies succeed (or ends at once as `blocked-failed`
+ * when one has already failed).
+ */
+export async function submitTask(
+  deps: TaskDeps,
+  actor: Actor,
+  workspace: string,
+  request: SubmitTaskBody,
+): Promise<Task> {
+  const access = await authorizeWorkspace(deps.db, actor, workspace, 'upload');
+  const type = deps.registry.get(request.type);
+  if (type === undefined) {
+    throw new KilnError(
+      'unknown_task_type',
+      `${JSON.stringify(request.type)} is not a task type (${deps.registry.names().join(', ')})`,
+    );
+  }
+  const input = deps.registry.checkInput(type, request.input ?? {});
+  if ((request.priority ?? 0) > 0 && !isAdmin(actor)) {
+    throw new KilnError('forbidden', 'only admins may raise a priority');
+  }
+  const inputArtifacts = [...new Set(type.inputArtifacts?.(input) ?? [])];
+  const visible = await findVisibleArtifactIds(deps.db, actor, inputArtifacts);
+  const missing = inputArtifacts.find((id) => !visible.has(id));
+  if (missing !== undefined) {
+    throw new KilnError('not_found', `artifact ${missing} not found`);
+  }
+  const dependsOn = request.depends_on ?? [];
+  const requirements = { ...type.requirements?.(input), ...request.requirements };
+  const id = await deps.db.transaction().execute(async (trx) => {
+    const dependencies = await checkDependencies(trx, actor, dependsOn);
+    const failed = dependencies.find((d) => isFailed(d));
+    const waiting = dependencies.some((d) => !(d.state === 'completed' && d.result === 'success'));
+    const row = await insertTask(trx, {
+      workspace_id: access.workspace.id,
+      type: type.name,
+      input: JSON.stringify(input),
+      runs_on: type.runsOn,
+      architecture: requirements.architecture ?? null,
+      host_architecture: requirements.host_architecture ?? null,
+      executor: requirements.executor ?? null,
+      min_memory: requirements.min_memory ?? 0,
+      min_disk: requirements.min_disk ?? 0,
+      tags: requirements.tags ?? [],
+      base_score: type.baseScore,
+      priority: request.priority ?? 0,
+      state: failed !== undefined ? 'completed' : waiting ? 'blocked' : 'pending',
+      result: failed !== undefined ? 'failure' : null,
+      reason: failed !== undefined ? 'blocked-failed' : null,
+      message: failed !== undefined ? `task ${failed.id} did not succeed` : null,
+      completed_at: failed !== undefined ? new Date() : null,
+      created_by: actorUserId(actor) ?? null,
+      time_limit: request.time_limit ?? type.timeLimit,
+      max_lost_leases: request.max_lost_leases ?? 3,
+    });
+    await insertDependencies(trx, row.id, dependsOn);
+    await insertTaskArtifacts(trx, row.id, 'input', inputArtifacts);
+    if (row.state === 'pending') {
+      await notifyPending(trx, 1);
+    }
+    return row.id;
+  });
+  return showTask(deps, actor, id);
+}
+
+function isFailed(task: Pick<TaskRow, 'state' | 'result'>): boolean {
+  return task.state === 'cancelled' || (task.state === 'completed' && task.result !== 'success');
+}
+
+async function checkDependencies(db: Db, actor: Actor, ids: readonly number[]) {
+  if (ids.length === 0) {
+    return [];
+  }
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['id', 'state', 'result', 'workspace_id'])
+    .where('id', 'in', [...ids])
+    .forShare()
+    .execute();
+  for (const id of ids) {
+    const row = rows.find((r) => r.id === id);
+    const access =
+      row === undefined ? undefined : await findWorkspaceAccessById(db, actor, row.workspace_id);
+    if (access === undefined || !canSee(actor, access)) {
+      throw new KilnError('not_found', `task ${id} not found`);
+    }
+  }
+  return rows;
+}
+
+/**
+ * Cancels a task: a blocked or pending one at once (and the tasks waiting for
+ * it); a running one is marked, and its worker stops it at its next heartbeat.
+ * A finished task is left as it is.
+ */
+export async function cancelTask(deps: TaskDeps, actor: Actor, id: number): Promise<Task> {
+  await authorizeTask(deps.db, actor, id, 'change');
+  await deps.db.transaction().execute(async (trx) => {
+    const task = await lockTask(trx, id);
+    if (task === undefined) {
+      throw new KilnError('not_found', `task ${id} not found`);
+    }
+    if (task.state === 'blocked' || task.state === 'pending') {
+      await endTask(trx, task, {
+        state: 'cancelled',
+        reason: 'cancelled',
+        message: 'cancelled by a user',
+      });
+    } else if (task.state === 'running') {
+      await trx.updateTable('tasks').set({ cancel_requested: true }).where('id', '=', id).execute();
+    }
+  });
+  return showTask(deps, actor, id);
+}
+
+/**
+ * Retries a task, whatever its state: a finished or cancelled task goes back to
+ * the queue (with the tasks that ended because it failed); a running one is
+ * taken from its worker and requeued; a queued one stays as it is.
+ */
+export async function retryTask(deps: TaskDeps, actor: Actor, id: number): Promise<Task> {
+  await authorizeTask(deps.db, actor, id, 'change');
+  await deps.db.transaction().execute(async (trx) => {
+    const task = await lockTask(trx, id);
+    if (task === undefined) {
+      throw new KilnError('not_found', `task ${id} not found`);
+    }
+    if (task.state === 'running') {
+      await requeueTask(trx, task, 'retried', false);
+      await trx
+        .updateTable('tasks')
+        .set({ lost_leases: 0, cancel_requested: false })
+        .where('id', '=', id)
+        .execute();
+      await notifyPending(trx, 1);
+      return;
+    }
+    if (task.state !== 'completed' && task.state !== 'cancelled') {
+      return;
+    }
+    const unfinished = await listUnfinishedDependencies(trx, id);
+    const failed = unfinished.find((d) => isFailed(d));
+    if (failed !== undefined) {
+      throw new KilnError(
+        'conflict',
+        `task ${id} depends on task ${failed.id}, which did not succeed: retry that first`,
+      );
+    }
+    const reset = {
+      result: null,
+      reason: null,
+      message: null,
+      output: null,
+      started_at: null,
+      completed_at: null,
+      worker_id: null,
+      lost_leases: 0,
+      cancel_requested: false,
+      log_artifact_id: null,
+    } as const;
+    await updateTasks(trx, [id], {
+      ...reset,
+      state: unfinished.length === 0 ? 'pending' : 'blocked',
+    });
+    // The tasks that ended because this one failed wait for it again.
+    await updateTasks(trx, await listBlockedFailedDescendants(trx, id), {
+      ...reset,
+      state: 'blocked',
+    });
+    if (unfinished.length === 0) {
+      await notifyPending(trx, 1);
+    }
+  });
+  return showTask(deps, actor, id);
+}
+
+/** Sets a task's priority (the admin adjustment to its score). */
+export async function setTaskPriority(
+  deps: TaskDeps,
+  actor: Actor,
+  id: number,
+  priority: number,
+): Promise<Task> {
+  if (!isAdmin(actor)) {
+    await authorizeTask(deps.db, actor, id, 'read');
+    throw new KilnError('forbidden', "only admins may change a task's priority");
+  }
+  await authorizeTask(deps.db, actor, id, 'change');
+  await deps.db
+    .updateTable('tasks')
+    .set({
+      priority,
+      queue_key: sql<number>`base_score + ${priority} - extract(epoch from created_at) / 60`,
+    })
+    .where('id', '=', id)
+    .execute();
+  return showTask(deps, actor, id);
+}

@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { statfs } from 'node:fs/promises';
+import { availableParallelism, loadavg, totalmem } from 'node:os';
+import { promisify } from 'node:util';
+import type { WorkerDynamic, WorkerStatic } from '../protocol/workers.schema.ts';
+import type { WorkerConfig } from './config.ts';
+
+const run = promisify(execFile);
+
+/** Node's names for CPUs, in Debian's spelling. */
+const debianArchitectures: Readonly<Record<string, string>> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'armhf',
+  ia32: 'i386',
+  ppc64: 'ppc64el',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+};
+
+/** The architecture this machine runs natively: dpkg's answer, else Node's. */
+export async function detectArchitecture(): Promise<string> {
+  try {
+    const { stdout } = await run('dpkg', ['--print-architecture']);
+    return stdout.trim();
+  } catch {
+    return debianArchitectures[process.arch] ?? process.arch;
+  }
+}
+
+async function freeDisk(path: string): Promise<number> {
+  const stats = await statfs(path);
+  return stats.bavail * stats.bsize;
+}
+
+async function totalDisk(path: string): Promise<number> {
+  const stats = await statfs(path);
+  return stats.blocks * stats.bsize;
+}
+
+/** What the worker declares at enrolment. */
+export async function describeWorker(config: WorkerConfig, version: string): Promise<WorkerStatic> {
+  return {
+    architectures: [...(config.architectures ?? [await detectArchitecture()])],
+    cross_architectures: [...(config.crossArchitectures ?? [])],
+    executors: [...config.executors],
+    cores: availableParallelism(),
+    memory: totalmem(),
+    disk: await totalDisk(config.workDir),
+    tags: [...config.tags],
+    version,
+  };
+}
+
+/** What the worker reports with each heartbeat. */
+export async function measureWorker(
+  config: WorkerConfig,
+  running: WorkerDynamic['running'],
+): Promise<WorkerDynamic> {
+  return {
+    load: loadavg()[0] ?? 0,
+    free_disk: await freeDisk(config.workDir),
+    ...(running === undefined ? {} : { running }),
+  };
+}
