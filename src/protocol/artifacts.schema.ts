@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Id, Name, Sha256, Timestamp } from './common.schema.ts';
+import { Id, Name, Offset, Sha256, Timestamp } from './common.schema.ts';
 
 /** Relations between artifacts, as in debusine. */
 export const relationTypes = ['built-using', 'extends', 'relates-to'] as const;
@@ -85,7 +85,7 @@ export type UpdateArtifactBody = Static<typeof UpdateArtifactBody>;
 export const ListArtifactsQuery = Type.Object({
   type: Type.Optional(ArtifactType),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+  offset: Type.Optional(Offset),
 });
 
 export const FileParams = Type.Object({ id: Id, '*': Type.String() });

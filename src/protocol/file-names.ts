@@ -9,8 +9,9 @@ export const maxSegmentBytes = 255;
  * Why a name cannot be an artifact file name, or `undefined` when it can.
  *
  * A file name is a relative POSIX path: segments joined by `/`, none empty, `.`
- * or `..`, with no control characters (NUL, newlines, DEL) and no backslash, so
- * that no name can escape the artifact when a client writes it to disk.
+ * or `..`, with no control characters (NUL, newlines, DEL), no backslash and no
+ * unpaired surrogate, so that no name can escape the artifact when a client
+ * writes it to disk.
  */
 export function explainBadFileName(name: string): string | undefined {
   if (name.length === 0) {
@@ -21,6 +22,10 @@ export function explainBadFileName(name: string): string | undefined {
   }
   if (/[\u0000-\u001f\u007f]/u.test(name)) {
     return 'the file name contains a control character';
+  }
+  if (!name.isWellFormed()) {
+    // An unpaired surrogate has no UTF-8 form: it could be neither stored nor named in a URL.
+    return 'the file name is not valid Unicode (an unpaired surrogate)';
   }
   if (name.includes('\\')) {
     return 'the file name contains a backslash';

@@ -162,8 +162,9 @@ export function registerArtifactRoutes(app: App, deps: ArtifactDeps): void {
       const ifRange = request.headers['if-range'];
       const rangeHeader =
         ifRange === undefined || ifRange === etag ? request.headers.range : undefined;
+      // RFC 9110 §14.2: a server MUST ignore a Range header in a unit it does not know.
       const ranges =
-        rangeHeader === undefined
+        rangeHeader === undefined || !/^bytes=/i.test(rangeHeader)
           ? undefined
           : parseRange(file.size, rangeHeader, { combine: true });
       if (ranges === -1) {
@@ -171,7 +172,12 @@ export function registerArtifactRoutes(app: App, deps: ArtifactDeps): void {
           'range_not_satisfiable',
           `${rangeHeader ?? ''} is outside the ${file.size} bytes of ${file.path}`,
         );
-        return reply.status(status).header('content-range', `bytes */${file.size}`).send(body);
+        // The content-type set above is the file's; this body is the JSON error.
+        return reply
+          .status(status)
+          .header('content-range', `bytes */${file.size}`)
+          .header('content-type', 'application/json; charset=utf-8')
+          .send(body);
       }
       // A malformed Range header, or several ranges, get the whole content (RFC 9110 §14.2).
       const range = Array.isArray(ranges) && ranges.length === 1 ? ranges[0] : undefined;

@@ -14,6 +14,7 @@ import { assertFileName } from '../../protocol/file-names.ts';
 import { creatorUserId, type Actor } from '../auth/actor.ts';
 import type { Db } from '../db/connect.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/errors.ts';
+import { explainUnstorableJson } from '../db/jsonb.ts';
 import type { ArtifactFileRow } from '../db/schema.ts';
 import type { FileStore } from '../files/file-store.ts';
 import { authorizeWorkspace } from '../workspaces/access.ts';
@@ -114,6 +115,7 @@ export async function createArtifact(
 ): Promise<Artifact> {
   const access = await authorizeWorkspace(deps.db, actor, workspace, 'upload');
   const files = request.files ?? [];
+  checkData(request.data);
   checkDeclarations(files, deps.maxFileSize);
   const relations = await checkRelations(deps.db, actor, request.relations ?? []);
   const expiresAt =
@@ -159,6 +161,13 @@ async function recordTaskOutput(db: Db, taskId: number, artifactId: number): Pro
       type: 'built-using' as const,
     })),
   );
+}
+
+function checkData(data: Record<string, unknown> | undefined): void {
+  const reason = explainUnstorableJson(data, 'data');
+  if (reason !== undefined) {
+    throw new KilnError('validation_failed', reason);
+  }
 }
 
 function checkDeclarations(files: readonly FileDeclaration[], maxFileSize: number): void {
@@ -279,6 +288,7 @@ export async function updateArtifactFields(
   id: number,
   request: UpdateArtifactBody,
 ): Promise<Artifact> {
+  checkData(request.data);
   await changeArtifact(deps, actor, id, async (db) => {
     if (request.immutable === true) {
       const incomplete = (await listArtifactFiles(db, id)).filter((f) => !f.complete);
