@@ -28,13 +28,14 @@ export async function main(args: readonly string[]): Promise<void> {
     throw error;
   }
   const logFile = join(config.dataDir, 'server.log');
-  const server = await startServer(config, {
+  const started = startServer(config, {
     logger: pino(
       { level: config.logLevel },
       pino.destination({ dest: logFile, mkdir: true, sync: false }),
     ),
   });
-  stopOnSignals(server);
+  stopOnSignals(started);
+  const server = await started;
 
   const say = (line = '') => process.stdout.write(`${line}\n`);
   say(`kiln is up at ${server.url}`);
