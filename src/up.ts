@@ -14,7 +14,7 @@ import {
   serverOptionsHelp,
   type ServerConfig,
 } from './server/config.ts';
-import { startServer, type RunningServer } from './server/main.ts';
+import { startServer, stopOnSignals, type RunningServer } from './server/main.ts';
 import { createLocalEnrolmentToken } from './server/scheduler/worker.service.ts';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -45,22 +45,17 @@ export async function main(args: readonly string[]): Promise<void> {
     throw error;
   }
   const logFile = join(config.dataDir, 'server.log');
-  const server = await startServer(config, {
+  const started = startServer(config, {
     logger: pino(
       { level: config.logLevel },
       pino.destination({ dest: logFile, mkdir: true, sync: false }),
     ),
   });
-  const worker = await startLocalWorker(server, config);
-  const stop = () => {
-    worker.kill('SIGTERM');
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // The signal handler is in place from the start; the worker joins it once running.
+  const local: { worker?: ChildProcess } = {};
+  stopOnSignals(started, () => local.worker?.kill('SIGTERM'));
+  const server = await started;
+  local.worker = await startLocalWorker(server, config);
 
   say(`kiln is up at ${server.url}`);
   say(

@@ -117,7 +117,8 @@ export function parseServerConfig(
 ): ServerConfig {
   const { values } = parseFlags(args);
   const configPath = values.config ?? env['KILN_CONFIG'];
-  const file = configPath === undefined ? {} : readConfigFile(configPath);
+  const configSource = values.config === undefined ? 'KILN_CONFIG' : '--config';
+  const file = configPath === undefined ? {} : readConfigFile(configPath, configSource);
   const config: Record<string, unknown> = { ...defaults, ...overrides };
   for (const s of settings) {
     const sources: [string, unknown][] = [
@@ -164,12 +165,21 @@ function parseSetting<K extends keyof ServerConfig>(
   }
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+function readConfigFile(path: string, source: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${source}: cannot read ${path}: ${(error as Error).message}`);
+  }
   let parsed: unknown;
   try {
-    parsed = parseYaml(readFileSync(path, 'utf8'));
+    parsed = parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`config file ${path}: ${(error as Error).message}`);
+    // The yaml package appends a multi-line excerpt of the file; the first line
+    // says what and where (line, column), and start-up errors are one line.
+    const [reason] = (error as Error).message.split('\n');
+    throw new ConfigError(`config file ${path}: ${reason ?? 'not YAML or JSON'}`);
   }
   if (parsed === null || parsed === undefined) {
     return {};

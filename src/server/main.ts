@@ -167,21 +167,30 @@ export async function main(args: readonly string[]): Promise<void> {
     }
     throw error;
   }
-  const server = await startServer(config);
+  const started = startServer(config);
+  stopOnSignals(started);
+  const server = await started;
   if (server.adminToken !== undefined) {
     process.stderr.write(
       `First start: user "admin" created. Its token (shown once):\n  ${server.adminToken}\n`,
     );
   }
-  stopOnSignals(server);
 }
 
-export function stopOnSignals(server: RunningServer): void {
+/**
+ * Closes the server and exits on SIGINT or SIGTERM. Call it before the server
+ * starts: until a handler is installed a signal kills the process outright, so
+ * a supervisor that signals as soon as the server says it started would race.
+ */
+export function stopOnSignals(started: Promise<RunningServer>, beforeClose?: () => void): void {
   const stop = () => {
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    beforeClose?.();
+    started
+      .then((server) => server.close())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
