@@ -59,6 +59,8 @@ describe('parseServerConfig', () => {
         maxJsonSize: 4 * 1024 ** 2,
         gcInterval: 3600,
         logLevel: 'info',
+        leaseTimeout: 30,
+        serverTaskSlots: 2,
       },
     );
   });
@@ -74,6 +76,8 @@ describe('parseServerConfig', () => {
       maxJsonSize: 512 * 1024,
       gcInterval: 60,
       logLevel: 'debug',
+      leaseTimeout: 12,
+      serverTaskSlots: 4,
     };
     const raw = {
       data: '/srv/kiln',
@@ -85,6 +89,8 @@ describe('parseServerConfig', () => {
       'max-json-size': '512k',
       'gc-interval': '60',
       'log-level': 'debug',
+      'lease-timeout': '12',
+      'server-task-slots': '4',
     };
     const flags = Object.entries(raw).flatMap(([flag, value]) => [`--${flag}`, value]);
     assert.deepEqual({ ...parseServerConfig(flags, {}) }, expected);
@@ -105,7 +111,7 @@ describe('parseServerConfig', () => {
     assert.deepEqual({ ...parseServerConfig(['--config', yaml], {}) }, expected);
 
     // JSON, with numbers as numbers; found through KILN_CONFIG.
-    const json = configFile(JSON.stringify({ ...raw, port: 9000, 'gc-interval': 60 }), 'json');
+    const json = configFile(JSON.stringify({ ...raw, port: 9000, 'gc-interval': 60, 'lease-timeout': 12 }), 'json');
     assert.deepEqual({ ...parseServerConfig([], { KILN_CONFIG: json }) }, expected);
   });
 

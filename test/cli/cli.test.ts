@@ -33,8 +33,8 @@ describe('kiln CLI against `kiln up`', () => {
 
   it('creates, lists, shows, changes and deletes workspaces', async () => {
     assert.equal(
-      succeeded(await farm.kiln(['workspace', 'create', 'demo'])),
-      'Workspace demo created (private)\n',
+      succeeded(await farm.kiln(['workspace', 'create', 'proj'])),
+      'Workspace proj created (private)\n',
     );
     const pub = parsed(
       await farm.kiln(['workspace', 'create', 'pub', '--public', '--expiration', '30d', '--json']),
@@ -47,22 +47,23 @@ describe('kiln CLI against `kiln up`', () => {
       (list as { name: string; role: string }[]).map((w) => [w.name, w.role]),
       [
         ['demo', 'owner'],
+        ['proj', 'owner'],
         ['pub', 'owner'],
       ],
     );
     const table = succeeded(await farm.kiln(['workspace', 'list'])).split('\n');
     assert.match(table[0]!, /^NAME\s+VISIBILITY\s+ROLE\s+EXPIRATION$/);
-    assert.match(table[1]!, /^demo\s+private\s+owner\s+never$/);
+    assert.match(table[2]!, /^proj\s+private\s+owner\s+never$/);
 
-    const shown = parsed(await farm.kiln(['workspace', 'show', 'demo', '--json']));
+    const shown = parsed(await farm.kiln(['workspace', 'show', 'proj', '--json']));
     assert.equal(shown.public, false);
     const set = succeeded(
-      await farm.kiln(['workspace', 'set', 'demo', '--public', '--expiration', '12h']),
+      await farm.kiln(['workspace', 'set', 'proj', '--public', '--expiration', '12h']),
     );
     assert.match(set, /visibility: +public/);
     assert.match(set, /expiration: +43200s/);
     const back = parsed(
-      await farm.kiln(['workspace', 'set', 'demo', '--private', '--expiration', 'never', '--json']),
+      await farm.kiln(['workspace', 'set', 'proj', '--private', '--expiration', 'never', '--json']),
     );
     assert.equal(back.public, false);
     assert.equal(back.default_expiration, null);
@@ -120,10 +121,10 @@ describe('kiln CLI against `kiln up`', () => {
 
   it('adds, lists and removes members', async () => {
     assert.equal(
-      succeeded(await farm.kiln(['member', 'add', 'demo', 'bob', '--role', 'writer'])),
-      'bob is writer of demo\n',
+      succeeded(await farm.kiln(['member', 'add', 'proj', 'bob', '--role', 'writer'])),
+      'bob is writer of proj\n',
     );
-    const members = parsed(await farm.kiln(['member', 'list', 'demo', '--json']));
+    const members = parsed(await farm.kiln(['member', 'list', 'proj', '--json']));
     assert.deepEqual(
       (members as { username: string; role: string }[]).map((m) => [m.username, m.role]),
       [
@@ -134,14 +135,14 @@ describe('kiln CLI against `kiln up`', () => {
     const seen = parsed(await farm.kiln(['workspace', 'list', '--json'], { as: 'bob' }));
     assert.deepEqual(
       (seen as { name: string; role: string }[]).map((w) => [w.name, w.role]),
-      [['demo', 'writer']],
+      [['proj', 'writer']],
     );
     assert.equal(
-      succeeded(await farm.kiln(['member', 'remove', 'demo', 'bob'])),
-      'bob removed from demo\n',
+      succeeded(await farm.kiln(['member', 'remove', 'proj', 'bob'])),
+      'bob removed from proj\n',
     );
-    assert.equal(parsed(await farm.kiln(['member', 'list', 'demo', '--json'])).length, 1);
-    failed(await farm.kiln(['workspace', 'show', 'demo'], { as: 'bob' }), 1, /\(not_found\)$/m);
+    assert.equal(parsed(await farm.kiln(['member', 'list', 'proj', '--json'])).length, 1);
+    failed(await farm.kiln(['workspace', 'show', 'proj'], { as: 'bob' }), 1, /\(not_found\)$/m);
   });
 
   it('creates, lists and revokes tokens', async () => {
@@ -211,7 +212,7 @@ describe('kiln CLI against `kiln up`', () => {
           [
             'artifact',
             'create',
-            'demo',
+            'proj',
             '--type',
             'example',
             '--data',
@@ -225,7 +226,7 @@ describe('kiln CLI against `kiln up`', () => {
         ),
       );
       id = created.id;
-      assert.equal(created.workspace, 'demo');
+      assert.equal(created.workspace, 'proj');
       assert.equal(created.type, 'example');
       assert.deepEqual(created.data, { k: 1 });
       assert.deepEqual(
@@ -265,7 +266,7 @@ describe('kiln CLI against `kiln up`', () => {
 
     it('relates and unrelates, sets data, and refuses changes once immutable', async () => {
       const other = parsed(
-        await farm.kiln(['artifact', 'create', 'demo', '--type', 't', '--json']),
+        await farm.kiln(['artifact', 'create', 'proj', '--type', 't', '--json']),
       );
       const target = String(id);
       const otherId = String(other.id);
