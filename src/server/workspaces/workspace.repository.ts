@@ -97,7 +97,22 @@ export function updateWorkspace(
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * Deletes a workspace with its artifacts; fails with a foreign-key violation if
+ * an artifact of another workspace refers to one of them. Run it in a
+ * transaction: it takes two statements.
+ */
 export async function deleteWorkspace(db: Db, id: number): Promise<void> {
+  // The cascade deletes the artifacts row by row, and the NO ACTION check of
+  // `artifact_relations.target_id` runs after each row, before the cascade has
+  // removed the relations of the rows still to come: so relations between the
+  // workspace's own artifacts must go first.
+  await db
+    .deleteFrom('artifact_relations')
+    .where('artifact_id', 'in', (eb) =>
+      eb.selectFrom('artifacts').select('id').where('workspace_id', '=', id),
+    )
+    .execute();
   await db.deleteFrom('workspaces').where('id', '=', id).execute();
 }
 

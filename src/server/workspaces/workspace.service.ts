@@ -90,7 +90,7 @@ export async function changeWorkspace(
 export async function removeWorkspace(db: Db, actor: Actor, name: string): Promise<void> {
   const access = await authorizeWorkspace(db, actor, name, 'own');
   try {
-    await deleteWorkspace(db, access.workspace.id);
+    await db.transaction().execute((trx) => deleteWorkspace(trx, access.workspace.id));
   } catch (error) {
     if (isForeignKeyViolation(error)) {
       throw new KilnError(
