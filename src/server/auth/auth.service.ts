@@ -53,6 +53,19 @@ export function requireUser(actor: Actor): UserActor {
   return actor;
 }
 
+/**
+ * Requires a token with the `write` scope: a `read` token only reads. Tokens and
+ * passwords need it too, or a read-only token could mint tokens that outlive its
+ * revocation, or set the password and log in with every scope.
+ */
+export function requireWriteScope(actor: Actor): UserActor {
+  const user = requireUser(actor);
+  if (!user.scopes.has('write')) {
+    throw new KilnError('insufficient_scope', 'this needs a token with the write scope');
+  }
+  return user;
+}
+
 /** Requires instance-admin powers. */
 export function requireAdmin(actor: Actor): UserActor {
   const user = requireUser(actor);
@@ -111,7 +124,7 @@ export async function createToken(
     expiresIn?: number | undefined;
   },
 ): Promise<CreatedToken> {
-  const user = requireUser(actor);
+  const user = requireWriteScope(actor);
   const scopes = request.scopes ?? (['read', 'write'] as const).filter((s) => user.scopes.has(s));
   const beyond = scopes.filter((s) => !user.scopes.has(s) || !scopesForRole(user.role).includes(s));
   if (beyond.length > 0) {
@@ -204,7 +217,7 @@ export async function removeUser(db: Db, actor: Actor, username: string): Promis
 }
 
 export async function changeOwnPassword(db: Db, actor: Actor, password: string): Promise<void> {
-  const user = requireUser(actor);
+  const user = requireWriteScope(actor);
   await updateUser(db, user.userId, { passwordHash: await hashPassword(password) });
 }
 
