@@ -17,10 +17,17 @@ export const Expiration = Type.Union([
   Type.Null(),
 ]);
 
+/** Tasks of the workspace that may run at once; null: no limit. */
+export const MaxRunningTasks = Type.Union([
+  Type.Integer({ minimum: 1, maximum: 100000 }),
+  Type.Null(),
+]);
+
 export const Workspace = Type.Object({
   name: Name,
   public: Type.Boolean(),
   default_expiration: Expiration,
+  max_running_tasks: MaxRunningTasks,
   created_at: Timestamp,
   /** The caller's role in it, if a member. */
   role: Type.Union([WorkspaceRoleSchema, Type.Null()]),
@@ -41,6 +48,7 @@ export const UpdateWorkspaceBody = Type.Object(
   {
     public: Type.Optional(Type.Boolean()),
     default_expiration: Type.Optional(Expiration),
+    max_running_tasks: Type.Optional(MaxRunningTasks),
   },
   { additionalProperties: false },
 );

@@ -17,6 +17,7 @@ function describeWorkspace(w: Workspace): string {
     `name:        ${w.name}`,
     `visibility:  ${w.public ? 'public' : 'private'}`,
     `expiration:  ${w.default_expiration === null ? 'never' : `${w.default_expiration}s`}`,
+    `max running: ${w.max_running_tasks ?? 'no limit'}`,
     `your role:   ${w.role ?? '-'}`,
     `created:     ${w.created_at}`,
   ].join('\n');
@@ -88,12 +89,18 @@ export function registerWorkspaceCommands(program: Command): void {
     .addOption(new Option('--public', 'make it public').conflicts('private'))
     .option('--private', 'make it private')
     .option('--expiration <duration>', 'default artifact lifetime, e.g. 30d, or never')
+    .option('--max-running <n>', 'tasks that may run at once, or none for no limit')
     .action(
       withContext(
         async (
           context,
           name: string,
-          options: { public?: boolean; private?: boolean; expiration?: string },
+          options: {
+            public?: boolean;
+            private?: boolean;
+            expiration?: string;
+            maxRunning?: string;
+          },
         ) => {
           const expiration = parseExpiration(options.expiration);
           const visibility =
@@ -103,6 +110,12 @@ export function registerWorkspaceCommands(program: Command): void {
           ).json<Workspace>('PATCH', path(name), {
             ...(visibility === undefined ? {} : { public: visibility }),
             ...(expiration === undefined ? {} : { default_expiration: expiration }),
+            ...(options.maxRunning === undefined
+              ? {}
+              : {
+                  max_running_tasks:
+                    options.maxRunning === 'none' ? null : Number(options.maxRunning),
+                }),
           });
           context.output.print(changed, describeWorkspace);
         },

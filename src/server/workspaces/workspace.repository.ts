@@ -87,7 +87,11 @@ export function insertWorkspace(
 export function updateWorkspace(
   db: Db,
   id: number,
-  changes: { public?: boolean; default_expiration?: number | null },
+  changes: {
+    public?: boolean;
+    default_expiration?: number | null;
+    max_running_tasks?: number | null;
+  },
 ): Promise<WorkspaceRow> {
   return db
     .updateTable('workspaces')

@@ -30,6 +30,7 @@ export function toWorkspace({ workspace, role }: WorkspaceWithRole): Workspace {
     name: workspace.name,
     public: workspace.public,
     default_expiration: workspace.default_expiration,
+    max_running_tasks: workspace.max_running_tasks,
     created_at: workspace.created_at.toISOString(),
     role,
   };
@@ -82,6 +83,9 @@ export async function changeWorkspace(
     ...(changes.default_expiration === undefined
       ? {}
       : { default_expiration: changes.default_expiration }),
+    ...(changes.max_running_tasks === undefined
+      ? {}
+      : { max_running_tasks: changes.max_running_tasks }),
   });
   return toWorkspace({ workspace, role: access.role });
 }
