@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { Member, Workspace } from '../../protocol/workspaces.schema.ts';
+import { ClientError } from '../../client/client.ts';
 import { withContext } from '../context.ts';
 import { parseDuration, table } from '../output.ts';
 
@@ -10,6 +11,19 @@ function parseExpiration(text: string | undefined): number | null | undefined {
     return undefined;
   }
   return text === 'never' ? null : parseDuration(text);
+}
+
+function parseLimit(text: string): number | null {
+  if (text === 'none') {
+    return null;
+  }
+  if (!/^\d+$/.test(text)) {
+    throw new ClientError(
+      `--max-running: ${JSON.stringify(text)} is not a number or none`,
+      'usage',
+    );
+  }
+  return Number(text);
 }
 
 function describeWorkspace(w: Workspace): string {
@@ -112,10 +126,7 @@ export function registerWorkspaceCommands(program: Command): void {
             ...(expiration === undefined ? {} : { default_expiration: expiration }),
             ...(options.maxRunning === undefined
               ? {}
-              : {
-                  max_running_tasks:
-                    options.maxRunning === 'none' ? null : Number(options.maxRunning),
-                }),
+              : { max_running_tasks: parseLimit(options.maxRunning) }),
           });
           context.output.print(changed, describeWorkspace);
         },
