@@ -5,7 +5,8 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 /** Folders a room may not import from: the boundaries of STYLE.md. */
 const boundaries = {
   'src/protocol/**': ['**/server/**', '**/worker/**', '**/cli/**'],
-  'src/client/**': ['**/server/**', '**/worker/**', '**/cli/**'],
+  'src/client/**': ['**/server/**', '**/worker/**', '**/cli/**', '**/debian/**'],
+  'src/debian/**': ['**/server/**', '**/worker/**', '**/cli/**', '**/client/**'],
   'src/worker/**': ['**/server/**', '**/cli/**'],
   'src/cli/**': ['**/server/**', '**/worker/**'],
 };

@@ -32,6 +32,10 @@ export const WorkerDynamic = Type.Object(
   {
     load: Type.Optional(Type.Number({ minimum: 0 })),
     free_disk: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Cross targets now installed (they change as build images are made). */
+    cross_architectures: Type.Optional(
+      Type.Array(Architecture, { maxItems: 64, uniqueItems: true }),
+    ),
     /** The tasks it is running, with their attempts. */
     running: Type.Optional(
       Type.Array(Type.Object({ task: Type.Integer(), attempt: Type.Integer() }), { maxItems: 64 }),

@@ -116,7 +116,7 @@ export async function startServer(
       if (reaped.requeued + reaped.ended > 0) {
         logger.info(reaped, 'expired leases taken back');
       }
-      await saveLeftoverLogs(database.db, store);
+      await saveLeftoverLogs(scheduler);
     });
     const serverRunner = startServerRunner(scheduler, config.serverTaskSlots);
 

@@ -5,7 +5,7 @@ import { ClientError, createClient, type Client } from '../client/client.ts';
 import type { Assignment, EnrolResponse, HeartbeatResponse } from '../protocol/workers.schema.ts';
 import type { WorkerConfig } from './config.ts';
 import { createLogSender } from './log-sender.ts';
-import { describeWorker, measureWorker } from './metadata.ts';
+import { describeWorker, detectArchitecture, measureWorker } from './metadata.ts';
 import { retrying } from './retry.ts';
 import type { TaskOutcome, TaskRunner } from './runner.ts';
 
@@ -46,12 +46,13 @@ export function startAgent(
 
   const done = (async () => {
     await mkdir(config.workDir, { recursive: true });
+    const natives = config.architectures ?? [await detectArchitecture()];
     const client = await connect();
     let beat = 5000;
     const heartbeats = (async () => {
       while (!stopping.signal.aborted || running !== undefined) {
         try {
-          const response = await sendHeartbeat(client);
+          const response = await sendHeartbeat(client, natives);
           beat = Math.max(500, Math.min(5000, (response.lease_timeout * 1000) / 4));
         } catch (error) {
           say(`heartbeat failed: ${(error as Error).message}`);
@@ -97,13 +98,17 @@ export function startAgent(
     return createClient(config.server, enrolled.token);
   }
 
-  async function sendHeartbeat(client: Client): Promise<HeartbeatResponse> {
+  async function sendHeartbeat(
+    client: Client,
+    natives: readonly string[],
+  ): Promise<HeartbeatResponse> {
     const current = running;
     const response = await client.json<HeartbeatResponse>(
       'POST',
       '/api/v1/worker/heartbeat',
       await measureWorker(
         config,
+        natives,
         current === undefined
           ? []
           : [{ task: current.assignment.task, attempt: current.assignment.attempt }],

@@ -13,7 +13,11 @@ export interface WorkerConfig {
   /** Overrides of what the worker detects about itself. */
   readonly architectures: readonly string[] | undefined;
   readonly crossArchitectures: readonly string[] | undefined;
-  readonly executors: readonly string[];
+  /** Executors to offer; `undefined` detects them (host, and unshare when the sandbox tools are there). */
+  readonly executors: readonly string[] | undefined;
+  /** Where base images for Debian builds and the shared apt archive cache live. */
+  readonly imageDir: string;
+  readonly mirror: string;
   readonly tags: readonly string[];
   /** Seconds a stopping worker lets its task finish before handing it back. */
   readonly drainTimeout: number;
@@ -34,7 +38,9 @@ Options (flag, environment):
   --work-dir DIR          KILN_WORK_DIR       default: <tmp>/kiln-worker-<name>
   --arch LIST             KILN_WORKER_ARCH    architectures run natively (default: detected)
   --cross-arch LIST       KILN_WORKER_CROSS   architectures it can cross-build for
-  --executors LIST        KILN_WORKER_EXECUTORS  default: host
+  --executors LIST        KILN_WORKER_EXECUTORS  default: host, and unshare when root with bwrap
+  --image-dir DIR         KILN_IMAGE_DIR      Debian build images (default: <work-dir>/images)
+  --mirror URL            KILN_MIRROR         Debian mirror for images (default: deb.debian.org)
   --tags LIST             KILN_WORKER_TAGS    tags tasks may require
   --drain-timeout SECS    KILN_DRAIN_TIMEOUT  on SIGTERM, let the task finish this long (default 600)
 `;
@@ -50,6 +56,8 @@ const flags = {
   tags: 'KILN_WORKER_TAGS',
   'drain-timeout': 'KILN_DRAIN_TIMEOUT',
   'poll-wait': 'KILN_POLL_WAIT',
+  'image-dir': 'KILN_IMAGE_DIR',
+  mirror: 'KILN_MIRROR',
 } as const;
 
 type Flag = keyof typeof flags;
@@ -104,14 +112,17 @@ export function parseWorkerConfig(
     }
     return Number(raw);
   };
+  const workDir = resolve(get('work-dir') ?? join(tmpdir(), `kiln-worker-${name}`));
   return Object.freeze({
     server: server.replace(/\/+$/, ''),
     token,
     name,
-    workDir: resolve(get('work-dir') ?? join(tmpdir(), `kiln-worker-${name}`)),
+    workDir,
+    imageDir: resolve(get('image-dir') ?? join(workDir, 'images')),
+    mirror: get('mirror') ?? 'http://deb.debian.org/debian',
     architectures: list('arch'),
     crossArchitectures: list('cross-arch'),
-    executors: list('executors') ?? ['host'],
+    executors: list('executors'),
     tags: list('tags') ?? [],
     drainTimeout: seconds('drain-timeout', 600, 7 * 86400),
     pollWait: seconds('poll-wait', 25, 60),

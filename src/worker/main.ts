@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { startAgent } from './agent.ts';
 import { parseWorkerConfig, workerUsage, WorkerConfigError } from './config.ts';
+import { hostname } from 'node:os';
+import { defaultImageDir, imageCommand } from './image-command.ts';
+import { createDebianBinaryRunner } from './runners/debian-binary.ts';
+import { debianSourceRunner } from './runners/debian-source.ts';
 import { noopRunner } from './runners/noop.ts';
 import { shellRunner } from './runners/shell.ts';
 
@@ -16,6 +20,10 @@ const version = (
  * signal hands it back at once.
  */
 export async function main(args: readonly string[]): Promise<void> {
+  if (args[0] === 'image') {
+    process.exitCode = await imageCommand(args.slice(1), defaultImageDir(hostname()));
+    return;
+  }
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(workerUsage);
     return;
@@ -34,7 +42,17 @@ export async function main(args: readonly string[]): Promise<void> {
   const say = (message: string) => {
     process.stderr.write(`${new Date().toISOString()} kiln worker ${config.name}: ${message}\n`);
   };
-  const agent = startAgent(config, [noopRunner, shellRunner], { version, say });
+  const runners = [
+    noopRunner,
+    shellRunner,
+    debianSourceRunner,
+    createDebianBinaryRunner({
+      imageDir: config.imageDir,
+      mirror: config.mirror,
+      minFreeDisk: 1024 ** 3,
+    }),
+  ];
+  const agent = startAgent(config, runners, { version, say });
   let signals = 0;
   const onSignal = () => {
     signals += 1;

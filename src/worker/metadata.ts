@@ -4,6 +4,7 @@ import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { promisify } from 'node:util';
 import type { WorkerDynamic, WorkerStatic } from '../protocol/workers.schema.ts';
 import type { WorkerConfig } from './config.ts';
+import { listImages } from './debian/images.ts';
 
 const run = promisify(execFile);
 
@@ -39,12 +40,42 @@ async function totalDisk(path: string): Promise<number> {
   return stats.blocks * stats.bsize;
 }
 
+async function hasCommand(command: string): Promise<boolean> {
+  try {
+    await run('sh', ['-c', `command -v ${command}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The executors this worker offers: `host` always; `unshare` (the sandbox) when
+ * it runs as root with unshare, bubblewrap and mmdebstrap installed.
+ */
+export async function detectExecutors(): Promise<string[]> {
+  const tools = await Promise.all(['unshare', 'bwrap', 'mmdebstrap'].map(hasCommand));
+  return process.getuid?.() === 0 && tools.every(Boolean) ? ['unshare', 'host'] : ['host'];
+}
+
+/** Cross targets: as configured, or those its images carry a cross toolchain for. */
+async function crossArchitectures(
+  config: WorkerConfig,
+  natives: readonly string[],
+): Promise<string[]> {
+  const fromImages = (await listImages(config.imageDir))
+    .filter((image) => natives.includes(image.architecture))
+    .flatMap((image) => image.cross);
+  return [...new Set(config.crossArchitectures ?? fromImages)].sort();
+}
+
 /** What the worker declares at enrolment. */
 export async function describeWorker(config: WorkerConfig, version: string): Promise<WorkerStatic> {
+  const architectures = config.architectures ?? [await detectArchitecture()];
   return {
-    architectures: [...(config.architectures ?? [await detectArchitecture()])],
-    cross_architectures: [...(config.crossArchitectures ?? [])],
-    executors: [...config.executors],
+    architectures: [...architectures],
+    cross_architectures: await crossArchitectures(config, architectures),
+    executors: [...(config.executors ?? (await detectExecutors()))],
     cores: availableParallelism(),
     memory: totalmem(),
     disk: await totalDisk(config.workDir),
@@ -56,11 +87,13 @@ export async function describeWorker(config: WorkerConfig, version: string): Pro
 /** What the worker reports with each heartbeat. */
 export async function measureWorker(
   config: WorkerConfig,
+  natives: readonly string[],
   running: WorkerDynamic['running'],
 ): Promise<WorkerDynamic> {
   return {
     load: loadavg()[0] ?? 0,
     free_disk: await freeDisk(config.workDir),
+    cross_architectures: await crossArchitectures(config, natives),
     ...(running === undefined ? {} : { running }),
   };
 }

@@ -10,7 +10,7 @@ export interface TaskContext {
   readonly workDir: string;
   /** Aborted when the task is cancelled, times out, or the worker must stop. */
   readonly signal: AbortSignal;
-  log(text: string): void;
+  readonly log: (text: string) => void;
 }
 
 /** How a task ended, as the worker reports it. A failing build is a result, not an exception. */

@@ -2,6 +2,7 @@ import type { Db } from '../db/connect.ts';
 import type { FileStore } from '../files/file-store.ts';
 import { endTask, requeueTask } from './task-lifecycle.ts';
 import { saveTaskLog } from './task-log.ts';
+import type { TaskTypeRegistry } from './task-types.ts';
 import { listUnsavedLogs } from './task-log.repository.ts';
 import { lockExpiredLeases, notifyPending } from './task.repository.ts';
 
@@ -49,10 +50,14 @@ export async function reapExpiredLeases(db: Db): Promise<ReapResult> {
 }
 
 /** Saves the logs of finished tasks that a crash left unsaved. */
-export async function saveLeftoverLogs(db: Db, store: FileStore): Promise<number> {
-  const ids = await listUnsavedLogs(db, 20);
+export async function saveLeftoverLogs(deps: {
+  readonly db: Db;
+  readonly store: FileStore;
+  readonly registry: TaskTypeRegistry;
+}): Promise<number> {
+  const ids = await listUnsavedLogs(deps.db, 20);
   for (const id of ids) {
-    await saveTaskLog(db, store, id);
+    await saveTaskLog(deps, id);
   }
   return ids.length;
 }

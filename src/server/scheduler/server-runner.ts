@@ -119,7 +119,7 @@ export function startServerRunner(deps: SchedulerDeps, slots: number): ServerRun
         : await endTask(trx, row, { state: 'completed', ...outcome });
       await notifyPending(trx, woken);
     });
-    await saveTaskLog(deps.db, deps.store, task.id);
+    await saveTaskLog(deps, task.id);
   }
 
   return {

@@ -11,6 +11,7 @@ import {
   listTaskArtifactIds,
 } from '../artifacts/artifact.repository.ts';
 import { deleteLogChunks, listLogChunks } from './task-log.repository.ts';
+import type { TaskTypeRegistry } from './task-types.ts';
 import { findTask } from './task.repository.ts';
 
 /** The artifact type of a task's saved log. */
@@ -50,10 +51,10 @@ export async function* readWholeLog(db: Db, taskId: number): AsyncGenerator<stri
  * Does nothing when the task wrote no log or it is saved already.
  */
 export async function saveTaskLog(
-  db: Db,
-  store: FileStore,
+  deps: { readonly db: Db; readonly store: FileStore; readonly registry: TaskTypeRegistry },
   taskId: number,
 ): Promise<number | undefined> {
+  const { db, store } = deps;
   const task = await findTask(db, taskId);
   if (task === undefined || task.log_artifact_id !== null) {
     return task?.log_artifact_id ?? undefined;
@@ -85,7 +86,7 @@ export async function saveTaskLog(
         .executeTakeFirstOrThrow();
       const artifact = await insertArtifact(trx, {
         workspace_id: task.workspace_id,
-        type: taskLogArtifactType,
+        type: deps.registry.get(task.type)?.logArtifactType ?? taskLogArtifactType,
         data: { task: taskId, task_type: task.type, state: task.state, result: task.result },
         created_by: task.created_by,
         created_by_task: taskId,

@@ -30,6 +30,8 @@ export interface TaskType<S extends TSchema = TSchema> {
   readonly baseScore: number;
   /** Default time limit in seconds. */
   readonly timeLimit: number;
+  /** The artifact type its saved log gets (default `task-log`). */
+  readonly logArtifactType?: string;
   /** Requirements the input implies (merged under the submitter's). */
   requirements?(input: Static<S>): Requirements;
   /** Artifacts the task reads: its task token may download them. */
@@ -135,9 +137,80 @@ export const shellTaskType = defineTaskType({
   inputArtifacts: (input) => input.inputs ?? [],
 });
 
+const Architecture = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,31}$' });
+const Distribution = Type.String({ pattern: '^[a-z0-9][a-z0-9.+-]{0,63}$' });
+
+/** `debian:source`: a git repository at a ref → a `debian:source-package` artifact. */
+export const DebianSourceInput = Type.Object(
+  {
+    url: Type.String({ minLength: 1, maxLength: 2000 }),
+    /** A branch, tag or commit. */
+    ref: Type.String({ minLength: 1, maxLength: 250, pattern: '^[^-\\s][^\\s]*$' }),
+    /** Where the package is in the repository, if not at its root. */
+    subdir: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, pattern: '^[^/]' })),
+  },
+  { additionalProperties: false },
+);
+
+export const debianSourceTaskType = defineTaskType({
+  name: 'debian:source',
+  runsOn: 'worker',
+  input: DebianSourceInput,
+  // Sources feed every binary build of a package: they go first.
+  baseScore: 50,
+  timeLimit: 1800,
+});
+
+/** `debian:binary`: a source package → binary packages, native or cross, in a sandbox. */
+export const DebianBinaryInput = Type.Object(
+  {
+    source_artifact: Type.Integer({ minimum: 1 }),
+    distribution: Distribution,
+    build_architecture: Architecture,
+    host_architecture: Type.Optional(Architecture),
+    arch_any: Type.Optional(Type.Boolean()),
+    arch_all: Type.Optional(Type.Boolean()),
+    profiles: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[a-z0-9][a-z0-9.+-]*$' }), { maxItems: 32 }),
+    ),
+    build_options: Type.Optional(Type.String({ maxLength: 1000 })),
+    binnmu: Type.Optional(
+      Type.Object(
+        {
+          suffix: Type.Integer({ minimum: 1, maximum: 999 }),
+          changelog: Type.String({ minLength: 1, maxLength: 2000 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    executor: Type.Optional(Type.Enum(['unshare', 'host'])),
+  },
+  { additionalProperties: false },
+);
+
+export const debianBinaryTaskType = defineTaskType({
+  name: 'debian:binary',
+  runsOn: 'worker',
+  input: DebianBinaryInput,
+  baseScore: 0,
+  timeLimit: 4 * 3600,
+  logArtifactType: 'build-log',
+  requirements: (input) => ({
+    architecture: input.build_architecture,
+    ...(input.host_architecture === undefined ||
+    input.host_architecture === input.build_architecture
+      ? {}
+      : { host_architecture: input.host_architecture }),
+    executor: input.executor ?? 'unshare',
+  }),
+  inputArtifacts: (input) => [input.source_artifact],
+});
+
 /** The task types every kiln server has. */
 export const builtinTaskTypes: readonly TaskType[] = [
   noopTaskType,
   serverNoopTaskType,
   shellTaskType,
+  debianSourceTaskType,
+  debianBinaryTaskType,
 ];

@@ -84,7 +84,7 @@ export async function completeTask(
           });
     await notifyPending(trx, woken);
   });
-  await saveTaskLog(deps.db, deps.store, taskId).catch((error: unknown) => {
+  await saveTaskLog(deps, taskId).catch((error: unknown) => {
     deps.logger.error(
       { err: error, task: taskId },
       'saving the task log failed; the reaper retries',

@@ -52,7 +52,11 @@ export function listOnlineWorkers(db: Db, onlineSeconds: number): Promise<Worker
 export async function recordHeartbeat(
   db: Db,
   workerId: number,
-  dynamic: { load?: number | undefined; free_disk?: number | undefined },
+  dynamic: {
+    load?: number | undefined;
+    free_disk?: number | undefined;
+    cross_architectures?: string[] | undefined;
+  },
 ): Promise<void> {
   await db
     .updateTable('workers')
@@ -60,6 +64,9 @@ export async function recordHeartbeat(
       last_seen_at: sql<Date>`now()`,
       ...(dynamic.load === undefined ? {} : { load: dynamic.load }),
       ...(dynamic.free_disk === undefined ? {} : { free_disk: dynamic.free_disk }),
+      ...(dynamic.cross_architectures === undefined
+        ? {}
+        : { cross_architectures: dynamic.cross_architectures }),
     })
     .where('id', '=', workerId)
     .execute();

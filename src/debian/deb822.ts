@@ -1,0 +1,152 @@
+/**
+ * Debian control files (deb822): paragraphs of `Field: value` lines with
+ * continuation lines, as specified in Debian Policy §5.1 and deb822(5).
+ */
+
+/** One paragraph: fields in file order. Field names compare case-insensitively. */
+export class Paragraph {
+  readonly #fields: [name: string, value: string][];
+
+  constructor(fields: readonly (readonly [string, string])[]) {
+    this.#fields = fields.map(([name, value]) => [name, value]);
+  }
+
+  /** The value of a field (any case), or `undefined`. Multi-line values keep their newlines. */
+  get(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    return this.#fields.find(([n]) => n.toLowerCase() === lower)?.[1];
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** Field names in file order, as written. */
+  names(): string[] {
+    return this.#fields.map(([n]) => n);
+  }
+
+  entries(): [string, string][] {
+    return this.#fields.map(([n, v]) => [n, v]);
+  }
+
+  /** A plain object of the fields (names as written), for JSON. */
+  toObject(): Record<string, string> {
+    return Object.fromEntries(this.#fields);
+  }
+}
+
+export class Deb822Error extends Error {
+  override readonly name = 'Deb822Error';
+  readonly line: number;
+
+  constructor(message: string, line: number) {
+    super(`line ${line}: ${message}`);
+    this.line = line;
+  }
+}
+
+const fieldName = /^[!-9;-~][!-9;-~]*$/u;
+
+/**
+ * Parses deb822 text into paragraphs. Blank lines separate paragraphs; a line
+ * starting with a space or tab continues the previous field; lines starting
+ * with `#` are comments. Throws `Deb822Error` naming the line of a malformed
+ * one (a field without a colon, a continuation with no field, a field twice in
+ * a paragraph).
+ */
+export function parseDeb822(text: string): Paragraph[] {
+  const paragraphs: Paragraph[] = [];
+  let fields: [string, string][] = [];
+  let seen = new Set<string>();
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const finish = () => {
+    if (fields.length > 0) {
+      paragraphs.push(new Paragraph(fields));
+    }
+    fields = [];
+    seen = new Set();
+  };
+  lines.forEach((line, index) => {
+    const number = index + 1;
+    if (/^[ \t]*$/.test(line)) {
+      finish();
+      return;
+    }
+    if (line.startsWith('#')) {
+      return;
+    }
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      const last = fields.at(-1);
+      if (last === undefined) {
+        throw new Deb822Error('a continuation line with no field before it', number);
+      }
+      last[1] += `\n${line.slice(1)}`;
+      return;
+    }
+    const colon = line.indexOf(':');
+    const name = colon === -1 ? '' : line.slice(0, colon);
+    if (colon <= 0 || !fieldName.test(name)) {
+      throw new Deb822Error(`not a field: ${JSON.stringify(line.slice(0, 80))}`, number);
+    }
+    const lower = name.toLowerCase();
+    if (seen.has(lower)) {
+      throw new Deb822Error(`field ${name} appears twice in one paragraph`, number);
+    }
+    seen.add(lower);
+    fields.push([name, line.slice(colon + 1).trim()]);
+  });
+  finish();
+  return paragraphs;
+}
+
+/**
+ * The signed text of an OpenPGP clearsigned message (RFC 4880 §7), with
+ * dash-escaping undone, or the text itself when it is not clearsigned. The
+ * signature is not checked here.
+ */
+export function stripClearsign(text: string): string {
+  const normalized = text.replace(/\r\n/g, '\n');
+  if (!normalized.startsWith('-----BEGIN PGP SIGNED MESSAGE-----')) {
+    return normalized;
+  }
+  const body = normalized.slice(normalized.indexOf('\n\n') + 2);
+  const end = body.indexOf('\n-----BEGIN PGP SIGNATURE-----');
+  return (end === -1 ? body : body.slice(0, end))
+    .split('\n')
+    .map((line) => (line.startsWith('- ') ? line.slice(2) : line))
+    .join('\n');
+}
+
+/** Formats paragraphs back into deb822 text (multi-line values continue with a space). */
+export function formatDeb822(paragraphs: readonly Paragraph[]): string {
+  return paragraphs
+    .map(
+      (p) =>
+        p
+          .entries()
+          .map(([name, value]) => {
+            const [first = '', ...rest] = value.split('\n');
+            return [
+              `${name}:${first === '' ? '' : ` ${first}`}`,
+              ...rest.map((l) => ` ${l === '' ? '.' : l}`),
+            ].join('\n');
+          })
+          .join('\n') + '\n',
+    )
+    .join('\n');
+}
+
+/** Parses a file list field (`Files`, `Checksums-Sha256`): one `hash size name` per line. */
+export function parseFileList(
+  value: string | undefined,
+): { hash: string; size: number; name: string }[] {
+  return (value ?? '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .map((line) => {
+      const [hash = '', size = '', name = ''] = line.split(/\s+/);
+      return { hash, size: Number(size), name };
+    });
+}
