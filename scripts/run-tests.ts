@@ -10,7 +10,8 @@ if (inCi && process.env['KILN_TEST_DATABASE_URL'] === undefined) {
   process.stderr.write('run-tests: CI is set but KILN_TEST_DATABASE_URL is not\n');
   process.exit(1);
 }
-const patterns = process.argv.length > 2 ? process.argv.slice(2) : ['src/**/*.test.ts', 'test/**/*.test.ts'];
+const patterns =
+  process.argv.length > 2 ? process.argv.slice(2) : ['src/**/*.test.ts', 'test/**/*.test.ts'];
 const result = spawnSync(
   process.execPath,
   [
