@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import parseRange from 'range-parser';
 import {
   Artifact,
@@ -18,6 +17,7 @@ import { WorkspaceParams } from '../../protocol/workspaces.schema.ts';
 import { requireAdmin } from '../auth/auth.service.ts';
 import { respond } from '../http/error-handler.ts';
 import type { App } from '../http/types.ts';
+import { sendContent } from './content-reply.ts';
 import { collectGarbage } from './gc.ts';
 import {
   addRelation,
@@ -181,18 +181,16 @@ export function registerArtifactRoutes(app: App, deps: ArtifactDeps): void {
       }
       // A malformed Range header, or several ranges, get the whole content (RFC 9110 §14.2).
       const range = Array.isArray(ranges) && ranges.length === 1 ? ranges[0] : undefined;
-      let stream: Readable;
+      const content = await deps.store.openContent(file.sha256);
       if (range === undefined) {
-        stream = await deps.store.openRead(file.sha256);
         void reply.header('content-length', file.size);
       } else {
-        stream = await deps.store.openRead(file.sha256, range);
         void reply
           .status(206)
           .header('content-range', `bytes ${range.start}-${range.end}/${file.size}`)
           .header('content-length', range.end - range.start + 1);
       }
-      return reply.send(stream);
+      await sendContent(request, reply, content, range);
     },
   );
 

@@ -1,11 +1,18 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { KilnError } from '../../protocol/errors.ts';
-import type { ByteRange, FileStore, StagedFile, StageOptions } from './file-store.ts';
+import { sendFileRange } from './file-sender.ts';
+import type {
+  ByteRange,
+  FileStore,
+  StagedFile,
+  StageOptions,
+  StoredContent,
+} from './file-store.ts';
+import { writeHashed, type WrittenContent } from './hashing-writer.ts';
 
 const readChunkBytes = 1024 * 1024;
 
@@ -27,23 +34,23 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
   return {
     async stage(source: Readable, options: StageOptions): Promise<StagedFile> {
       const tempPath = join(staging, randomBytes(16).toString('hex'));
-      const digest = new DigestStream(options.maxSize);
+      let written: WrittenContent;
       try {
-        // `flush` fsyncs the file before it is closed, so a commit is durable.
-        await pipeline(
-          source,
-          digest,
-          createWriteStream(tempPath, { flags: 'wx', mode: 0o644, flush: true }),
-          ...(options.signal === undefined ? [] : [{ signal: options.signal }]),
-        );
+        // Hashed on the way and fsynced before it is closed, so that a commit is durable.
+        const handle = await open(tempPath, 'wx', 0o644);
+        try {
+          written = await writeHashed(source, handle, options);
+        } finally {
+          await handle.close();
+        }
       } catch (error) {
         await rm(tempPath, { force: true });
         throw error;
       }
-      const sha256 = digest.hash.digest('hex');
+      const { sha256, size } = written;
       return {
         sha256,
-        size: digest.size,
+        size,
         async commit() {
           const dir = blobDir(sha256);
           await mkdir(dir, { recursive: true });
@@ -57,18 +64,30 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
     },
 
     async openRead(sha256: string, range?: ByteRange): Promise<Readable> {
-      const path = blobPath(sha256);
       // Open first so that a missing blob is an error here, not on the stream.
-      const handle = await open(path, 'r').catch((error: unknown) => {
-        throw new KilnError('not_found', `content ${sha256} is not in the file store`, {
-          cause: error,
-        });
-      });
+      const handle = await openBlob(blobPath(sha256), sha256);
       return createReadStream('', {
         fd: handle,
         highWaterMark: readChunkBytes,
         ...(range === undefined ? {} : { start: range.start, end: range.end }),
       });
+    },
+
+    async openContent(sha256: string): Promise<StoredContent> {
+      const handle = await openBlob(blobPath(sha256), sha256);
+      let closing: Promise<void> | undefined;
+      try {
+        const { size } = await handle.stat();
+        return {
+          size,
+          sendTo: (destination, range) =>
+            sendFileRange(handle, destination, range?.start ?? 0, (range?.end ?? size - 1) + 1),
+          close: () => (closing ??= handle.close()),
+        };
+      } catch (error) {
+        await handle.close();
+        throw error;
+      }
     },
 
     async has(sha256: string): Promise<boolean> {
@@ -108,24 +127,10 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Passes bytes through while hashing and counting them, up to a limit. */
-class DigestStream extends Transform {
-  readonly hash = createHash('sha256');
-  size = 0;
-  readonly #maxSize: number;
-
-  constructor(maxSize: number) {
-    super();
-    this.#maxSize = maxSize;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-    this.size += chunk.length;
-    if (this.size > this.#maxSize) {
-      callback(new KilnError('too_large', `the content is larger than ${this.#maxSize} bytes`));
-      return;
-    }
-    this.hash.update(chunk);
-    callback(null, chunk);
-  }
+async function openBlob(path: string, sha256: string): Promise<FileHandle> {
+  return open(path, 'r').catch((error: unknown) => {
+    throw new KilnError('not_found', `content ${sha256} is not in the file store`, {
+      cause: error,
+    });
+  });
 }
