@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ClientError } from '../client/client.ts';
 import { registerArtifactCommands } from './commands/artifact.commands.ts';
 import { registerAuthCommands } from './commands/auth.commands.ts';
+import { registerBuildCommands } from './commands/build.commands.ts';
 import { registerTaskCommands } from './commands/task.commands.ts';
 import { registerWorkerCommands } from './commands/worker.commands.ts';
 import { registerWorkspaceCommands } from './commands/workspace.commands.ts';
@@ -28,6 +29,7 @@ Server commands:
   registerArtifactCommands(program);
   registerTaskCommands(program);
   registerWorkerCommands(program);
+  registerBuildCommands(program);
   return program;
 }
 

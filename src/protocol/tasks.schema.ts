@@ -36,6 +36,24 @@ export const SubmitTaskBody = Type.Object(
     /** Added to the type's base score; only admins may set it above 0. */
     priority: Type.Optional(Type.Integer({ minimum: -10000, maximum: 10000 })),
     depends_on: Type.Optional(Type.Array(Id, { maxItems: 1000, uniqueItems: true })),
+    /**
+     * Input fields that take an artifact id from a dependency's output (e.g.
+     * `source_artifact` from a `debian:source` task's `artifact`), filled in when
+     * that dependency succeeds; the artifact becomes one of the task's inputs.
+     */
+    bindings: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            field: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,63}$' }),
+            task: Id,
+            output: Type.String({ pattern: '^[a-z_][a-z0-9_]{0,63}$' }),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 32 },
+      ),
+    ),
     /** Seconds the task may run before it is stopped. */
     time_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
     /** Times the task is requeued after losing its worker before it errors. */

@@ -150,6 +150,14 @@ export interface TasksTable {
   lease_expires_at: Date | null;
   cancel_requested: Generated<boolean>;
   log_artifact_id: number | null;
+  bindings: ColumnType<TaskBinding[] | null, string | null, string | null>;
+}
+
+/** An input field filled from a dependency's output when that dependency succeeds. */
+export interface TaskBinding {
+  readonly field: string;
+  readonly task: number;
+  readonly output: string;
 }
 
 export interface TaskDependenciesTable {

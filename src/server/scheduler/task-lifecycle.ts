@@ -1,12 +1,13 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
 import type { TaskResultColumn, TaskRow } from '../db/schema.ts';
+import { fillBindings } from './task-bindings.ts';
 import {
   endAttempt,
   listBlockedDescendants,
   lockBlockedDependents,
   revokeTaskTokens,
-  unblockReady,
+  listReady,
   updateTasks,
 } from './task.repository.ts';
 
@@ -55,7 +56,7 @@ export async function endTask(db: Db, task: TaskRow, ending: Ending): Promise<nu
   }
   await revokeTaskTokens(db, task.id);
   if (ending.state === 'completed' && ending.result === 'success') {
-    return unblockReady(db, await lockBlockedDependents(db, task.id));
+    return releaseDependents(db, task.id);
   }
   const descendants = await listBlockedDescendants(db, task.id);
   await updateTasks(
@@ -77,6 +78,30 @@ export async function endTask(db: Db, task: TaskRow, ending: Ending): Promise<nu
         },
   );
   return 0;
+}
+
+/**
+ * Moves the tasks that waited for `taskId` and now have every dependency done
+ * to pending, their bindings filled; returns how many. One whose binding cannot
+ * be filled ends as an error.
+ */
+async function releaseDependents(db: Db, taskId: number): Promise<number> {
+  let released = 0;
+  for (const dependent of await listReady(db, await lockBlockedDependents(db, taskId))) {
+    const problem = await fillBindings(db, dependent);
+    if (problem === undefined) {
+      await updateTasks(db, [dependent.id], { state: 'pending' });
+      released += 1;
+    } else {
+      released += await endTask(db, dependent, {
+        state: 'completed',
+        result: 'error',
+        reason: 'binding',
+        message: problem,
+      });
+    }
+  }
+  return released;
 }
 
 /**

@@ -45,6 +45,12 @@ export async function* readWholeLog(db: Db, taskId: number): AsyncGenerator<stri
   }
 }
 
+async function* encode(texts: AsyncIterable<string>): AsyncGenerator<Buffer> {
+  for await (const text of texts) {
+    yield Buffer.from(text, 'utf8');
+  }
+}
+
 /**
  * Saves a finished task's live log as a `task-log` artifact in its workspace
  * (`built-using` the task's inputs, like every output) and drops the chunks.
@@ -62,7 +68,7 @@ export async function saveTaskLog(
   if ((await listLogChunks(db, taskId, 0, 1)).length === 0) {
     return undefined;
   }
-  const staged = await store.stage(Readable.from(readWholeLog(db, taskId)), {
+  const staged = await store.stage(Readable.from(encode(readWholeLog(db, taskId))), {
     maxSize: Number.MAX_SAFE_INTEGER,
   });
   try {

@@ -170,17 +170,17 @@ export async function lockBlockedDependents(db: Db, taskId: number): Promise<num
 }
 
 /**
- * Of the locked `ids`, moves to pending those whose dependencies have all
- * succeeded. Run as its own statement after the locks are held: its snapshot
- * then sees every dependency that completed before.
+ * Of the locked `ids`, those whose dependencies have all succeeded. Run as its
+ * own statement after the locks are held: its snapshot then sees every
+ * dependency that completed before.
  */
-export async function unblockReady(db: Db, ids: readonly number[]): Promise<number> {
+export async function listReady(db: Db, ids: readonly number[]): Promise<TaskRow[]> {
   if (ids.length === 0) {
-    return 0;
+    return [];
   }
-  const result = await db
-    .updateTable('tasks')
-    .set({ state: 'pending' })
+  return db
+    .selectFrom('tasks')
+    .selectAll()
     .where('id', 'in', [...ids])
     .where('state', '=', 'blocked')
     .where(
@@ -188,8 +188,20 @@ export async function unblockReady(db: Db, ids: readonly number[]): Promise<numb
         select 1 from task_dependencies d join tasks dep on dep.id = d.depends_on
         where d.task_id = tasks.id and not (dep.state = 'completed' and dep.result = 'success'))`,
     )
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+    .orderBy('id')
+    .execute();
+}
+
+/** The outputs of tasks, by id (for filling bindings). */
+export async function findOutputs(
+  db: Db,
+  ids: readonly number[],
+): Promise<Map<number, Record<string, unknown> | null>> {
+  if (ids.length === 0) {
+    return new Map();
+  }
+  const rows = await db.selectFrom('tasks').select(['id', 'output']).where('id', 'in', [...ids]).execute();
+  return new Map(rows.map((r) => [r.id, r.output]));
 }
 
 /** Every blocked task that (transitively) waits for `taskId`. */

@@ -12,6 +12,7 @@ import {
   findWorkspaceAccessById,
   roleAllows,
 } from '../workspaces/access.ts';
+import { bindingPlaceholder, checkBindings, fillBindings, withPlaceholders } from './task-bindings.ts';
 import { endTask, requeueTask } from './task-lifecycle.ts';
 import type { TaskTypeRegistry } from './task-types.ts';
 import { describeTask, toTaskSummary } from './task-view.ts';
@@ -113,17 +114,22 @@ export async function submitTask(
       `${JSON.stringify(request.type)} is not a task type (${deps.registry.names().join(', ')})`,
     );
   }
-  const input = deps.registry.checkInput(type, request.input ?? {});
+  const given = request.input ?? {};
+  const bindings = request.bindings ?? [];
+  const dependsOn = request.depends_on ?? [];
+  checkBindings(bindings, given, dependsOn);
+  const input = deps.registry.checkInput(type, withPlaceholders(given, bindings));
   if ((request.priority ?? 0) > 0 && !isAdmin(actor)) {
     throw new KilnError('forbidden', 'only admins may raise a priority');
   }
-  const inputArtifacts = [...new Set(type.inputArtifacts?.(input) ?? [])];
+  const inputArtifacts = [
+    ...new Set((type.inputArtifacts?.(input) ?? []).filter((id) => id !== bindingPlaceholder)),
+  ];
   const visible = await findVisibleArtifactIds(deps.db, actor, inputArtifacts);
   const missing = inputArtifacts.find((id) => !visible.has(id));
   if (missing !== undefined) {
     throw new KilnError('not_found', `artifact ${missing} not found`);
   }
-  const dependsOn = request.depends_on ?? [];
   const requirements = { ...type.requirements?.(input), ...request.requirements };
   const id = await deps.db.transaction().execute(async (trx) => {
     const dependencies = await checkDependencies(trx, actor, dependsOn);
@@ -132,7 +138,8 @@ export async function submitTask(
     const row = await insertTask(trx, {
       workspace_id: access.workspace.id,
       type: type.name,
-      input: JSON.stringify(input),
+      input: JSON.stringify(given),
+      bindings: bindings.length === 0 ? null : JSON.stringify(bindings),
       runs_on: type.runsOn,
       architecture: requirements.architecture ?? null,
       host_architecture: requirements.host_architecture ?? null,
@@ -154,6 +161,10 @@ export async function submitTask(
     await insertDependencies(trx, row.id, dependsOn);
     await insertTaskArtifacts(trx, row.id, 'input', inputArtifacts);
     if (row.state === 'pending') {
+      const problem = await fillBindings(trx, row);
+      if (problem !== undefined) {
+        throw new KilnError('bad_request', problem);
+      }
       await notifyPending(trx, 1);
     }
     return row.id;
