@@ -1,26 +1,24 @@
 /**
  * The permission matrix: every API operation × every kind of caller × a public
  * and a private workspace, each cell asserting the status and the error code.
- * The rules are written out below as a table, independently of the server's
- * own access checks, so that the two can disagree.
+ * The rules are a table in ../helpers/permission-rules.ts, written
+ * independently of the server's own access checks, so that the two can
+ * disagree. The rows of tasks and workers are in
+ * ../helpers/task-permission-rows.ts and run in task-permissions.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { forEachDatabase } from '../helpers/databases.ts';
 import {
-  assertLooksAbsent,
-  assertOutcome,
-  describeOutcome,
-  send,
+  instanceCells,
   titleOf,
+  visibilityCells,
   type ArtifactContext,
   type InstanceContext,
-  type Outcome,
   type Row,
   type WorkspaceContext,
 } from '../helpers/permission-cells.ts';
 import {
-  actorNames,
   createCast,
   createWorkspaceFixture,
   declaration,
@@ -36,48 +34,9 @@ import {
   type Visibility,
   type WorkspaceFixture,
 } from '../helpers/permission-fixtures.ts';
+import { seesPrivate, type Rule } from '../helpers/permission-rules.ts';
+import { taskRows, taskWorkspaceRows, workerRows } from '../helpers/task-permission-rows.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-
-// ---------------------------------------------------------------------------
-// The rules (DESIGN.md, README's Concepts, the permissions issue)
-// ---------------------------------------------------------------------------
-
-type Rule =
-  'anyone' | 'user' | 'developer' | 'admin' | 'read' | 'upload' | 'change-own' | 'write' | 'own';
-
-/** Who may, by rule, in any workspace; in a public one, anyone may also `read`. */
-const may: Readonly<Record<Rule, readonly ActorName[]>> = {
-  anyone: actorNames,
-  user: ['guest', 'non-member', 'viewer', 'uploader', 'writer', 'owner', 'admin'],
-  developer: ['non-member', 'viewer', 'uploader', 'writer', 'owner', 'admin'],
-  admin: ['admin'],
-  read: ['viewer', 'uploader', 'writer', 'owner', 'admin'],
-  upload: ['uploader', 'writer', 'owner', 'admin'],
-  /** Changing an artifact the uploader created: its creator, or anyone who may write. */
-  'change-own': ['uploader', 'writer', 'owner', 'admin'],
-  write: ['writer', 'owner', 'admin'],
-  own: ['owner', 'admin'],
-};
-
-/** Who may see a private workspace; to everyone else it and its content do not exist. */
-const seesPrivate: readonly ActorName[] = ['viewer', 'uploader', 'writer', 'owner', 'admin'];
-
-function expectedOutcome(
-  rule: Rule,
-  actor: ActorName,
-  success: number,
-  visibility?: Visibility,
-): Outcome {
-  if (may[rule].includes(actor) || (rule === 'read' && visibility === 'public')) {
-    return { status: success };
-  }
-  if (visibility === 'private' && !seesPrivate.includes(actor)) {
-    return { status: 404, code: 'not_found' };
-  }
-  return actor === 'anonymous'
-    ? { status: 401, code: 'unauthenticated' }
-    : { status: 403, code: 'forbidden' };
-}
 
 // ---------------------------------------------------------------------------
 // The operations
@@ -321,7 +280,6 @@ const artifactRows: readonly Row<ArtifactContext, 'read' | 'change'>[] = [
 // Running the cells
 // ---------------------------------------------------------------------------
 
-const visibilities: readonly Visibility[] = ['public', 'private'];
 const creators: readonly Creator[] = ['uploader', 'owner'];
 
 forEachDatabase((backend) => {
@@ -341,7 +299,15 @@ forEachDatabase((backend) => {
     const documented = Object.entries(document.body.paths as Record<string, object>).flatMap(
       ([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`),
     );
-    const rows = [...instanceRows, ...workspaceRows, ...artifactRows];
+    // The rows of tasks and workers run in task-permissions.test.ts.
+    const rows = [
+      ...instanceRows,
+      ...workspaceRows,
+      ...artifactRows,
+      ...taskWorkspaceRows,
+      ...taskRows,
+      ...workerRows,
+    ];
     const covered = new Set(rows.map((row) => `${row.method} ${row.path}`));
     const missing = documented.filter((operation) => !covered.has(operation));
     assert.deepEqual(missing, [], 'operations without permission rows');
@@ -351,21 +317,13 @@ forEachDatabase((backend) => {
 
   for (const row of instanceRows) {
     describe(titleOf(row), () => {
-      for (const actor of actorNames) {
-        const expected = expectedOutcome(row.rule, actor, row.status);
-        it(`${actor}: ${describeOutcome(expected)}`, async () => {
-          const context = { cast, actor };
-          await row.prepare?.(context);
-          const response = await send(row, context);
-          assertOutcome(response, expected);
-        });
-      }
+      instanceCells(row, () => cast);
     });
   }
 
   // A GET changes nothing, so its cells share one fixture per visibility.
   const readFixtures = new Map<Visibility, Promise<WorkspaceFixture>>();
-  const fixtureFor = (method: string, visibility: Visibility) => {
+  const fixtureFor = ({ method }: { readonly method: string }, visibility: Visibility) => {
     if (method !== 'GET') {
       return createWorkspaceFixture(cast, visibility);
     }
@@ -373,41 +331,20 @@ forEachDatabase((backend) => {
     readFixtures.set(visibility, fixture);
     return fixture;
   };
-
-  const workspaceCells = <C extends WorkspaceContext>(
-    row: Row<C, string>,
-    rule: Rule,
-    label: string,
-    contextOf: (fixture: WorkspaceFixture, actor: ActorName, visibility: Visibility) => C,
-  ) => {
-    for (const visibility of visibilities) {
-      for (const actor of actorNames) {
-        const expected = expectedOutcome(rule, actor, row.status, visibility);
-        it(`${actor}, ${visibility}${label}: ${describeOutcome(expected)}`, async () => {
-          const fixture = await fixtureFor(row.method, visibility);
-          const context = contextOf(fixture, actor, visibility);
-          await row.prepare?.(context);
-          const response = await send(row, context);
-          assertOutcome(response, expected);
-          if (expected.code === undefined) {
-            row.check?.(response, context);
-          } else if (expected.code === 'not_found') {
-            const ghost = contextOf(ghostFixture, actor, visibility);
-            await assertLooksAbsent(row, { context, response }, ghost);
-          }
-        });
-      }
-    }
-  };
+  const inFixture = (fixture: WorkspaceFixture, actor: ActorName, visibility: Visibility) => ({
+    cast,
+    actor,
+    fixture,
+    visibility,
+  });
 
   for (const row of workspaceRows) {
     describe(titleOf(row), () => {
-      workspaceCells(row, row.rule, '', (fixture, actor, visibility) => ({
-        cast,
-        actor,
-        fixture,
-        visibility,
-      }));
+      visibilityCells(row, row.rule, '', {
+        fixtureFor,
+        ghost: ghostFixture,
+        contextOf: inFixture,
+      });
     });
   }
 
@@ -415,13 +352,14 @@ forEachDatabase((backend) => {
     describe(titleOf(row), () => {
       for (const creator of creators) {
         const rule = row.rule === 'read' ? 'read' : creator === 'uploader' ? 'change-own' : 'write';
-        workspaceCells(row, rule, `, ${creator}'s artifact`, (fixture, actor, visibility) => ({
-          cast,
-          actor,
-          fixture,
-          visibility,
-          artifact: fixture.artifacts[creator],
-        }));
+        visibilityCells(row, rule, `, ${creator}'s artifact`, {
+          fixtureFor,
+          ghost: ghostFixture,
+          contextOf: (fixture, actor, visibility) => ({
+            ...inFixture(fixture, actor, visibility),
+            artifact: fixture.artifacts[creator],
+          }),
+        });
       }
     });
   }

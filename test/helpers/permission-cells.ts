@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
+import { it } from 'node:test';
 import type { ApiResponse } from './api.ts';
-import type {
-  ActorName,
-  ArtifactFixture,
-  Cast,
-  Visibility,
-  WorkspaceFixture,
+import {
+  actorNames,
+  type ActorName,
+  type ArtifactFixture,
+  type Cast,
+  type Visibility,
+  type WorkspaceFixture,
 } from './permission-fixtures.ts';
-
-/** What a cell of the permission matrix expects: a status, and an error code on failure. */
-export interface Outcome {
-  readonly status: number;
-  readonly code?: string;
-}
+import { expectedOutcome, type Outcome, type Rule } from './permission-rules.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -46,9 +43,14 @@ export interface InstanceContext {
   readonly actor: ActorName;
 }
 
-export interface WorkspaceContext extends InstanceContext {
-  readonly fixture: WorkspaceFixture;
+/** A cell in a workspace: its fixture names the workspace, public or private. */
+export interface FixtureContext extends InstanceContext {
+  readonly fixture: { readonly workspace: string };
   readonly visibility: Visibility;
+}
+
+export interface WorkspaceContext extends FixtureContext {
+  readonly fixture: WorkspaceFixture;
 }
 
 export interface ArtifactContext extends WorkspaceContext {
@@ -105,7 +107,7 @@ export function assertOutcome(response: ApiResponse, expected: Outcome): void {
  * exist: the same request in `ghost`, a context of names and ids that exist
  * nowhere, gets the same status, code and message (up to those names and ids).
  */
-export async function assertLooksAbsent<C extends WorkspaceContext>(
+export async function assertLooksAbsent<C extends FixtureContext>(
   row: Row<C, string>,
   hidden: { readonly context: C; readonly response: ApiResponse },
   ghost: C,
@@ -120,4 +122,65 @@ export async function assertLooksAbsent<C extends WorkspaceContext>(
     normalise(hidden.response, hidden.context.fixture.workspace),
     normalise(absent, ghost.fixture.workspace),
   );
+}
+
+/**
+ * Registers a row's cells for each caller, outside any workspace. `cast` gives
+ * the cast, made when the suite starts.
+ */
+export function instanceCells(row: Row<InstanceContext, Rule>, cast: () => Cast): void {
+  for (const actor of actorNames) {
+    const expected = expectedOutcome(row.rule, actor, row.status);
+    it(`${actor}: ${describeOutcome(expected)}`, async () => {
+      const context = { cast: cast(), actor };
+      await row.prepare?.(context);
+      const response = await send(row, context);
+      assertOutcome(response, expected);
+      if (expected.code === undefined) {
+        row.check?.(response, context);
+      }
+    });
+  }
+}
+
+export const visibilities: readonly Visibility[] = ['public', 'private'];
+
+/** Where the cells of a row get their fixtures, and how a cell's context is made. */
+export interface CellSource<C extends FixtureContext, F> {
+  /** The fixture for a cell of `row`: fresh when the cell changes it. */
+  fixtureFor(row: Row<C, string>, visibility: Visibility): Promise<F>;
+  /** A fixture of names and ids that exist nowhere. */
+  readonly ghost: F;
+  contextOf(fixture: F, actor: ActorName, visibility: Visibility): C;
+}
+
+/**
+ * Registers a row's cells for each visibility and caller, each expecting what
+ * `rule` says. A refusal that hides a workspace (and, under `machine`, every
+ * refusal) must look exactly like the answer about one that does not exist.
+ */
+export function visibilityCells<C extends FixtureContext, F>(
+  row: Row<C, string>,
+  rule: Rule,
+  label: string,
+  source: CellSource<C, F>,
+): void {
+  for (const visibility of visibilities) {
+    for (const actor of actorNames) {
+      const expected = expectedOutcome(rule, actor, row.status, visibility);
+      it(`${actor}, ${visibility}${label}: ${describeOutcome(expected)}`, async () => {
+        const fixture = await source.fixtureFor(row, visibility);
+        const context = source.contextOf(fixture, actor, visibility);
+        await row.prepare?.(context);
+        const response = await send(row, context);
+        assertOutcome(response, expected);
+        if (expected.code === undefined) {
+          row.check?.(response, context);
+        } else if (expected.code === 'not_found' || rule === 'machine') {
+          const ghost = source.contextOf(source.ghost, actor, visibility);
+          await assertLooksAbsent(row, { context, response }, ghost);
+        }
+      });
+    }
+  }
 }

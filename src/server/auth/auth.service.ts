@@ -45,10 +45,16 @@ export function toToken(row: TokenRow): Token {
   };
 }
 
-/** Requires an authenticated user; anonymous callers get `unauthenticated`. */
+/**
+ * Requires an authenticated user; anonymous callers get `unauthenticated`, and
+ * a worker's, enrolment or task token (valid, but no user's) gets `forbidden`.
+ */
 export function requireUser(actor: Actor): UserActor {
-  if (actor.kind !== 'user') {
+  if (actor.kind === 'anonymous') {
     throw new KilnError('unauthenticated', 'this needs a token: log in first');
+  }
+  if (actor.kind !== 'user') {
+    throw new KilnError('forbidden', `a ${actor.kind} token cannot do this`);
   }
   return actor;
 }

@@ -14,10 +14,17 @@ export interface TaskAck {
   readonly cancel: boolean;
 }
 
-/** Requires the task token of this very task (its current attempt). */
+/**
+ * Requires the task token of this very task (its current attempt). A caller
+ * without a token is asked for one (401); any other token is refused (403),
+ * before the task is looked up, so the answer says nothing about the task.
+ */
 function requireTaskToken(actor: Actor, taskId: number): TaskActor {
   if (actor.kind !== 'task' || actor.taskId !== taskId) {
-    throw new KilnError('forbidden', `this needs the task token of task ${taskId}`);
+    throw new KilnError(
+      actor.kind === 'anonymous' ? 'unauthenticated' : 'forbidden',
+      `this needs the task token of task ${taskId}`,
+    );
   }
   return actor;
 }

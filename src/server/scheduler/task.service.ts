@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { KilnError } from '../../protocol/errors.ts';
 import type { SubmitTaskBody, Task, TaskSummary, TaskState } from '../../protocol/tasks.schema.ts';
 import { actorUserId, isAdmin, type Actor } from '../auth/actor.ts';
+import { requireAdmin } from '../auth/auth.service.ts';
 import { findVisibleArtifactIds, insertTaskArtifacts } from '../artifacts/artifact.repository.ts';
 import type { Db } from '../db/connect.ts';
 import type { TaskRow } from '../db/schema.ts';
@@ -291,8 +292,9 @@ export async function setTaskPriority(
   priority: number,
 ): Promise<Task> {
   if (!isAdmin(actor)) {
+    // A task the actor cannot see is not_found; one it can, the admin check refuses.
     await authorizeTask(deps.db, actor, id, 'read');
-    throw new KilnError('forbidden', "only admins may change a task's priority");
+    requireAdmin(actor);
   }
   await authorizeTask(deps.db, actor, id, 'change');
   await deps.db

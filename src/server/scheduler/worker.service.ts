@@ -36,9 +36,16 @@ import {
 /** How often an idle long poll re-checks the queue even without a wake-up. */
 const pollFallbackMs = 5000;
 
+/**
+ * Requires a worker token. A caller without a token is asked for one (401); any
+ * other token is the wrong kind (403), as in `requireTaskToken`.
+ */
 function requireWorker(actor: Actor): WorkerActor {
   if (actor.kind !== 'worker') {
-    throw new KilnError('forbidden', 'this needs a worker token');
+    throw new KilnError(
+      actor.kind === 'anonymous' ? 'unauthenticated' : 'forbidden',
+      'this needs a worker token',
+    );
   }
   return actor;
 }
@@ -123,7 +130,10 @@ export async function enrolWorker(
   request: EnrolBody,
 ): Promise<EnrolResponse> {
   if (actor.kind !== 'enrolment') {
-    throw new KilnError('forbidden', 'this needs an enrolment token (`kiln worker token create`)');
+    throw new KilnError(
+      actor.kind === 'anonymous' ? 'unauthenticated' : 'forbidden',
+      'this needs an enrolment token (`kiln worker token create`)',
+    );
   }
   const secret = generateTokenSecret('worker');
   const worker = await deps.db.transaction().execute(async (trx) => {
