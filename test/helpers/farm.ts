@@ -10,6 +10,7 @@ import {
   type Finished,
   type KilnProcess,
 } from './processes.ts';
+import { listDescendants } from './process-tree.ts';
 
 /** `kiln up` running as a real process, and a way to run `kiln` commands against it. */
 export interface Farm {
@@ -69,7 +70,20 @@ export async function startFarm(): Promise<Farm> {
       });
     },
     async close() {
+      // SIGKILL leaves `up` no chance to stop its local worker: kill its descendants too.
+      const { pid, exitCode, signalCode } = up.child;
+      const descendants =
+        pid !== undefined && exitCode === null && signalCode === null
+          ? await listDescendants(pid)
+          : [];
       await up.stop('SIGKILL');
+      for (const descendant of descendants) {
+        try {
+          process.kill(descendant.pid, 'SIGKILL');
+        } catch {
+          // It ended with its parent.
+        }
+      }
       await rm(root, { recursive: true, force: true });
     },
   };

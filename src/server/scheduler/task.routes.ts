@@ -30,6 +30,13 @@ const tags = ['tasks'];
 const Ack = Type.Object({ cancel: Type.Boolean() });
 
 export function registerTaskRoutes(app: App, deps: SchedulerDeps, followers: LogFollowers): void {
+  // A closing server breaks off the logs it streams to followers, instead of
+  // waiting (maybe for hours) until their tasks end.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => {
+    closing.abort();
+  });
+
   app.post(
     '/api/v1/workspaces/:workspace/tasks',
     {
@@ -165,9 +172,15 @@ export function registerTaskRoutes(app: App, deps: SchedulerDeps, followers: Log
         followers,
         request.actor,
         request.params.id,
-        { follow, signal: abort.signal },
+        { follow, signal: AbortSignal.any([abort.signal, closing.signal]) },
         write,
       );
+      if (closing.signal.aborted) {
+        // Broken off, not ended: the follower must not take it for the end of the log.
+        reply.hijack();
+        reply.raw.destroy();
+        return reply;
+      }
       start();
       if (sse) {
         reply.raw.write('event: end\ndata: {}\n\n');

@@ -30,6 +30,14 @@ const tags = ['workers'];
 const NameParams = Type.Object({ name: WorkerName });
 
 export function registerWorkerRoutes(app: App, deps: SchedulerDeps): void {
+  // A closing server ends its long polls at once (204: the worker asks again,
+  // here after a restart or at another replica); otherwise closing would wait
+  // for each to run out, up to a minute.
+  const closing = new AbortController();
+  app.addHook('preClose', async () => {
+    closing.abort();
+  });
+
   app.get(
     '/api/v1/workers',
     {
@@ -131,7 +139,7 @@ export function registerWorkerRoutes(app: App, deps: SchedulerDeps): void {
         deps,
         request.actor,
         request.body.wait ?? 0,
-        abort.signal,
+        AbortSignal.any([abort.signal, closing.signal]),
       );
       return assignment === undefined ? reply.status(204).send(null) : assignment;
     },
