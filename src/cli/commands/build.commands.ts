@@ -31,7 +31,10 @@ export function registerBuildCommands(program: Command): void {
     .requiredOption('--ref <ref>', 'branch, tag or commit')
     .requiredOption('--workspace <name>', 'the workspace the tasks and artifacts go to')
     .option('--arch <list>', 'architectures to build for, comma-separated', 'amd64')
-    .option('--build-arch <arch>', 'build on this architecture (others are cross-built); default: each natively')
+    .option(
+      '--build-arch <arch>',
+      'build on this architecture (others are cross-built); default: each natively',
+    )
     .option('--dist <name>', 'distribution of the build environment', 'bookworm')
     .option('--subdir <path>', 'where the package is in the repository')
     .option('--arch-all', 'also build Architecture: all packages (on the first architecture)')
@@ -47,7 +50,11 @@ export function registerBuildCommands(program: Command): void {
         }
         const source = await client.json<Task>('POST', tasks, {
           type: 'debian:source',
-          input: { url, ref: options.ref, ...(options.subdir === undefined ? {} : { subdir: options.subdir }) },
+          input: {
+            url,
+            ref: options.ref,
+            ...(options.subdir === undefined ? {} : { subdir: options.subdir }),
+          },
         });
         const binaries: Task[] = [];
         for (const [index, arch] of archs.entries()) {
@@ -68,21 +75,39 @@ export function registerBuildCommands(program: Command): void {
         }
         const submitted = { source: source.id, binaries: binaries.map((t) => t.id) };
         if (!options.follow) {
-          context.output.print(submitted, (s) => `Submitted: source task ${s.source}, binary tasks ${s.binaries.join(', ')}`);
+          context.output.print(
+            submitted,
+            (s) => `Submitted: source task ${s.source}, binary tasks ${s.binaries.join(', ')}`,
+          );
           return;
         }
-        context.output.note(`Source task ${source.id}; binary tasks ${binaries.map((t, i) => `${t.id} (${archs[i] ?? ''})`).join(', ')}`);
+        context.output.note(
+          `Source task ${source.id}; binary tasks ${binaries.map((t, i) => `${t.id} (${archs[i] ?? ''})`).join(', ')}`,
+        );
         const ended: Task[] = [];
         for (const task of [source, ...binaries]) {
           context.output.note(`--- task ${task.id} (${task.type}) ---`);
           const done = await followTask(client, task.id);
           ended.push(done);
-          context.output.note(`--- task ${done.id}: ${done.state}${done.result === null ? '' : ` (${done.result})`}${done.message === null ? '' : `: ${done.message}`}`);
+          context.output.note(
+            `--- task ${done.id}: ${done.state}${done.result === null ? '' : ` (${done.result})`}${done.message === null ? '' : `: ${done.message}`}`,
+          );
         }
         const failed = ended.filter((t) => !(t.state === 'completed' && t.result === 'success'));
         context.output.print(
-          { ...submitted, tasks: ended.map((t) => ({ id: t.id, state: t.state, result: t.result, output: t.output })) },
-          () => (failed.length === 0 ? 'All built.' : `Failed: ${failed.map((t) => `task ${t.id}`).join(', ')}`),
+          {
+            ...submitted,
+            tasks: ended.map((t) => ({
+              id: t.id,
+              state: t.state,
+              result: t.result,
+              output: t.output,
+            })),
+          },
+          () =>
+            failed.length === 0
+              ? 'All built.'
+              : `Failed: ${failed.map((t) => `task ${t.id}`).join(', ')}`,
         );
         process.exitCode = failed.length === 0 ? 0 : 1;
       }),

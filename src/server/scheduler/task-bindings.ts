@@ -19,7 +19,10 @@ export function checkBindings(
   const fields = new Set<string>();
   for (const binding of bindings) {
     if (!dependsOn.includes(binding.task)) {
-      throw new KilnError('bad_request', `binding ${binding.field}: task ${binding.task} is not in depends_on`);
+      throw new KilnError(
+        'bad_request',
+        `binding ${binding.field}: task ${binding.task} is not in depends_on`,
+      );
     }
     if (binding.field in input || fields.has(binding.field)) {
       throw new KilnError('bad_request', `binding ${binding.field}: the field is given twice`);

@@ -200,7 +200,11 @@ export async function findOutputs(
   if (ids.length === 0) {
     return new Map();
   }
-  const rows = await db.selectFrom('tasks').select(['id', 'output']).where('id', 'in', [...ids]).execute();
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['id', 'output'])
+    .where('id', 'in', [...ids])
+    .execute();
   return new Map(rows.map((r) => [r.id, r.output]));
 }
 

@@ -13,7 +13,12 @@ import {
   findWorkspaceAccessById,
   roleAllows,
 } from '../workspaces/access.ts';
-import { bindingPlaceholder, checkBindings, fillBindings, withPlaceholders } from './task-bindings.ts';
+import {
+  bindingPlaceholder,
+  checkBindings,
+  fillBindings,
+  withPlaceholders,
+} from './task-bindings.ts';
 import { endTask, requeueTask } from './task-lifecycle.ts';
 import type { TaskTypeRegistry } from './task-types.ts';
 import { describeTask, toTaskSummary } from './task-view.ts';
