@@ -58,6 +58,7 @@ forEachDatabase((backend) => {
           name: 'alpha',
           public: false,
           default_expiration: null,
+          max_running_tasks: null,
           role: 'owner',
           created_at: undefined,
         },
