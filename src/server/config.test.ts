@@ -111,7 +111,10 @@ describe('parseServerConfig', () => {
     assert.deepEqual({ ...parseServerConfig(['--config', yaml], {}) }, expected);
 
     // JSON, with numbers as numbers; found through KILN_CONFIG.
-    const json = configFile(JSON.stringify({ ...raw, port: 9000, 'gc-interval': 60, 'lease-timeout': 12 }), 'json');
+    const json = configFile(
+      JSON.stringify({ ...raw, port: 9000, 'gc-interval': 60, 'lease-timeout': 12 }),
+      'json',
+    );
     assert.deepEqual({ ...parseServerConfig([], { KILN_CONFIG: json }) }, expected);
   });
 
