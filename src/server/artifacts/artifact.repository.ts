@@ -281,7 +281,7 @@ export async function insertFileRow(db: Db, sha256: string, size: number): Promi
   return row !== undefined;
 }
 
-/** Relations from an artifact to targets the actor may see. */
+/** Relations from an artifact to targets the actor may see (a task: also its inputs and outputs). */
 export function listVisibleRelations(db: Db, id: number, actor: Actor) {
   return db
     .selectFrom('artifact_relations as r')
@@ -289,7 +289,20 @@ export function listVisibleRelations(db: Db, id: number, actor: Actor) {
     .innerJoin('workspaces', 'workspaces.id', 't.workspace_id')
     .select(['r.type', 'r.target_id'])
     .where('r.artifact_id', '=', id)
-    .where(visibleWorkspaces(actor))
+    .where((eb) =>
+      actor.kind === 'task'
+        ? eb.or([
+            visibleWorkspaces(actor)(eb),
+            eb.exists(
+              eb
+                .selectFrom('task_artifacts as ta')
+                .select('ta.artifact_id')
+                .whereRef('ta.artifact_id', '=', 't.id')
+                .where('ta.task_id', '=', actor.taskId),
+            ),
+          ])
+        : visibleWorkspaces(actor)(eb),
+    )
     .orderBy('r.type')
     .orderBy('r.target_id')
     .execute();

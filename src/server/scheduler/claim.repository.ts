@@ -18,9 +18,12 @@ export type Claimer =
 /**
  * Fair-share weights. A partition (workspace, submitter) loses this many score
  * points per task it (or its workspace, or its submitter anywhere) already
- * runs, and a head task gains one point per minute waited, up to the cap. The
- * penalty outweighs the cap, so a mass rebuild that keeps workers busy cannot
- * starve a newcomer's one-off task; an admin's priority outweighs both.
+ * runs, and its head task gains one point per minute waited, up to the cap,
+ * counted from the later of the head's submission and the partition's last
+ * claim. So a mass rebuild that keeps workers busy cannot starve a newcomer's
+ * one-off task, even when its tasks are quick and none runs when the next
+ * worker asks: the partition served last waits its turn. An admin's priority
+ * outweighs both.
  */
 export const fairShare = { runningPenalty: 100, waitingCapMinutes: 60 } as const;
 
@@ -49,7 +52,8 @@ interface Partition {
 
 /**
  * The queue's partitions that hold a task fitting the claimer, best first: by
- * the head task's score plus capped waiting time, minus the fair-share penalty.
+ * the head task's score plus capped waiting time (since submission, or since
+ * the partition's last claim when that is later), minus the fair-share penalty.
  * Partitions of workspaces at their running-task limit are left out.
  */
 async function rankPartitions(db: Db, claimer: Claimer): Promise<Partition[]> {
@@ -70,8 +74,13 @@ async function rankPartitions(db: Db, claimer: Claimer): Promise<Partition[]> {
       from tasks where state = 'running' group by 1, 2
     ),
     heads as (
-      select parts.workspace_id, parts.submitter, head.score, head.created_at
+      select parts.workspace_id, parts.submitter, head.score,
+        greatest(head.created_at, served.last_started) as waiting_since
       from parts cross join lateral (
+        select max(s.started_at) as last_started from tasks s
+        where s.workspace_id = parts.workspace_id and coalesce(s.created_by, 0) = parts.submitter
+          and s.started_at is not null) served
+      cross join lateral (
         select t.base_score + t.priority as score, t.created_at from tasks t
         where t.state = 'pending' and t.runs_on = ${claimer.runsOn}
           and t.workspace_id = parts.workspace_id and coalesce(t.created_by, 0) = parts.submitter
@@ -83,7 +92,7 @@ async function rankPartitions(db: Db, claimer: Claimer): Promise<Partition[]> {
     where w.max_running_tasks is null
       or w.max_running_tasks > (select coalesce(sum(n), 0) from running r where r.workspace_id = heads.workspace_id)
     order by heads.score
-      + least(extract(epoch from now() - heads.created_at) / 60, ${fairShare.waitingCapMinutes})
+      + least(extract(epoch from now() - heads.waiting_since) / 60, ${fairShare.waitingCapMinutes})
       - ${fairShare.runningPenalty} * (
           coalesce((select sum(n) from running r where r.workspace_id = heads.workspace_id), 0)
         + coalesce((select sum(n) from running r where r.submitter = heads.submitter and heads.submitter <> 0), 0))

@@ -40,12 +40,21 @@ export async function streamTaskLog(
       return;
     }
     const chunks = await listLogChunks(deps.db, taskId, afterSeq);
+    const over = task.state === 'completed' || task.state === 'cancelled';
+    if (chunks.length === 0 && over) {
+      // The log may have been saved since the task was read, its chunks moved
+      // into the artifact: what looks like an empty log may be there.
+      const saved = (await findTask(deps.db, taskId))?.log_artifact_id ?? null;
+      if (saved !== null) {
+        await sendSaved(deps, saved, sentBytes, write);
+        return;
+      }
+    }
     for (const chunk of chunks) {
       await send(attemptSeparator(attempt, chunk.attempt) + chunk.data);
       attempt = chunk.attempt;
       afterSeq = chunk.seq;
     }
-    const over = task.state === 'completed' || task.state === 'cancelled';
     if (chunks.length === 0 && (!options.follow || (over && afterSeq === 0))) {
       return;
     }

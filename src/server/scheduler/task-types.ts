@@ -109,7 +109,10 @@ export const ShellInput = Type.Object(
       Type.Array(Type.String({ maxLength: 100000 }), { minItems: 1, maxItems: 1000 }),
     ]),
     env: Type.Optional(
-      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String()),
+      // Without additionalProperties a key that misses the pattern is not checked at all.
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
+        additionalProperties: false,
+      }),
     ),
     inputs: Type.Optional(
       Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 100, uniqueItems: true }),

@@ -104,7 +104,8 @@ export async function listTasks(
  * schema, the artifacts it reads must be visible to the submitter, and its
  * dependencies must be tasks the submitter can see. It starts pending, or
  * blocked until its dependencies succeed (or ends at once as `blocked-failed`
- * when one has already failed).
+ * when one has already failed, or cancelled when one was cancelled). A task
+ * token submits nothing.
  */
 export async function submitTask(
   deps: TaskDeps,
@@ -113,6 +114,10 @@ export async function submitTask(
   request: SubmitTaskBody,
 ): Promise<Task> {
   const access = await authorizeWorkspace(deps.db, actor, workspace, 'upload');
+  if (actor.kind === 'task') {
+    // A task token may add outputs to its workspace, but starts no work there.
+    throw new KilnError('forbidden', "a task token reaches only its task's inputs and outputs");
+  }
   const type = deps.registry.get(request.type);
   if (type === undefined) {
     throw new KilnError(
@@ -139,7 +144,7 @@ export async function submitTask(
   const requirements = { ...type.requirements?.(input), ...request.requirements };
   const id = await deps.db.transaction().execute(async (trx) => {
     const dependencies = await checkDependencies(trx, actor, dependsOn);
-    const failed = dependencies.find((d) => isFailed(d));
+    const ended = endingForDependencies(dependencies);
     const waiting = dependencies.some((d) => !(d.state === 'completed' && d.result === 'success'));
     const row = await insertTask(trx, {
       workspace_id: access.workspace.id,
@@ -155,11 +160,11 @@ export async function submitTask(
       tags: requirements.tags ?? [],
       base_score: type.baseScore,
       priority: request.priority ?? 0,
-      state: failed !== undefined ? 'completed' : waiting ? 'blocked' : 'pending',
-      result: failed !== undefined ? 'failure' : null,
-      reason: failed !== undefined ? 'blocked-failed' : null,
-      message: failed !== undefined ? `task ${failed.id} did not succeed` : null,
-      completed_at: failed !== undefined ? new Date() : null,
+      state: ended?.state ?? (waiting ? 'blocked' : 'pending'),
+      result: ended?.result ?? null,
+      reason: ended?.reason ?? null,
+      message: ended?.message ?? null,
+      completed_at: ended === undefined ? null : new Date(),
       created_by: actorUserId(actor) ?? null,
       time_limit: request.time_limit ?? type.timeLimit,
       max_lost_leases: request.max_lost_leases ?? 3,
@@ -180,6 +185,32 @@ export async function submitTask(
 
 function isFailed(task: Pick<TaskRow, 'state' | 'result'>): boolean {
   return task.state === 'cancelled' || (task.state === 'completed' && task.result !== 'success');
+}
+
+/**
+ * How a task ends when one of its dependencies did not succeed, as `endTask`
+ * ends the dependents of a task: `blocked-failed` when one failed, cancelled
+ * (`dependency-cancelled`) when one was cancelled; `undefined` when none did.
+ */
+function endingForDependencies(dependencies: readonly Pick<TaskRow, 'id' | 'state' | 'result'>[]) {
+  const failed = dependencies.find((d) => d.state === 'completed' && d.result !== 'success');
+  if (failed !== undefined) {
+    return {
+      state: 'completed',
+      result: 'failure',
+      reason: 'blocked-failed',
+      message: `task ${failed.id} did not succeed`,
+    } as const;
+  }
+  const cancelled = dependencies.find((d) => d.state === 'cancelled');
+  return cancelled === undefined
+    ? undefined
+    : ({
+        state: 'cancelled',
+        result: null,
+        reason: 'dependency-cancelled',
+        message: `task ${cancelled.id} was cancelled`,
+      } as const);
 }
 
 async function checkDependencies(db: Db, actor: Actor, ids: readonly number[]) {
@@ -277,11 +308,17 @@ export async function retryTask(deps: TaskDeps, actor: Actor, id: number): Promi
       ...reset,
       state: unfinished.length === 0 ? 'pending' : 'blocked',
     });
-    // The tasks that ended because this one failed wait for it again.
-    await updateTasks(trx, await listBlockedFailedDescendants(trx, id), {
-      ...reset,
-      state: 'blocked',
-    });
+    // The tasks that ended because this one failed wait for it again...
+    const dependents = await listBlockedFailedDescendants(trx, id);
+    await updateTasks(trx, dependents, { ...reset, state: 'blocked' });
+    // ...unless another of their dependencies did not succeed either. A task's
+    // dependencies are older than it, so in id order each is settled first.
+    for (const dependent of dependents) {
+      const ended = endingForDependencies(await listUnfinishedDependencies(trx, dependent));
+      if (ended !== undefined) {
+        await updateTasks(trx, [dependent], { ...ended, completed_at: sql<Date>`now()` });
+      }
+    }
     if (unfinished.length === 0) {
       await notifyPending(trx, 1);
     }
