@@ -6,7 +6,7 @@ import { it } from 'node:test';
 import { createClient, type Client } from '../../src/client/client.ts';
 import type { CreatedToken } from '../../src/protocol/tokens.schema.ts';
 import { openDatabase, type OpenDatabase } from '../../src/server/db/connect.ts';
-import { forEachDatabase } from './databases.ts';
+import { onPostgres } from './databases.ts';
 import { childEnv, freePort, startKiln, type KilnProcess } from './processes.ts';
 import { killTaskGroup, listTaskGroups } from './process-tree.ts';
 import { createFreshSchema, type FreshSchema } from './schemas.ts';
@@ -204,10 +204,9 @@ export function itOnPostgres(
   name: string,
   body: (context: PostgresClusterContext) => Promise<void>,
 ): void {
-  forEachDatabase((backend) => {
-    const skip = backend.name === 'pglite' ? 'needs kiln serve on a PostgreSQL schema' : false;
-    it(name, { skip }, async (t) => {
-      const url = backend.url ?? '';
+  onPostgres((backend) => {
+    it(name, async (t) => {
+      const url = backend.url;
       const schema = await createFreshSchema(url);
       try {
         const database = await openDatabase(

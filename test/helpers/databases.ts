@@ -82,6 +82,30 @@ export function urlWithSchema(url: string, schema: string): string {
 }
 
 /**
+ * Runs `suite` on PostgreSQL only, for what needs a database server several
+ * processes share. Without `KILN_TEST_DATABASE_URL` it is skipped, except in
+ * CI, where that fails the run.
+ */
+export function onPostgres(suite: (backend: TestBackend & { url: string }) => void): void {
+  if (postgresUrl !== undefined) {
+    const backend = postgresBackend(postgresUrl);
+    describe('postgres', () => {
+      suite(backend);
+    });
+  } else if (inCi) {
+    describe('postgres', () => {
+      throw new Error(
+        'CI is set but KILN_TEST_DATABASE_URL is not: PostgreSQL tests cannot be skipped',
+      );
+    });
+  } else {
+    describe('postgres', { skip: 'KILN_TEST_DATABASE_URL is not set' }, () => {
+      suite(postgresBackend(''));
+    });
+  }
+}
+
+/**
  * Runs `suite` once per database backend: PGlite always, PostgreSQL when
  * `KILN_TEST_DATABASE_URL` is set. In CI a missing PostgreSQL fails the run
  * instead of skipping.
