@@ -1,4 +1,3 @@
-import parseRange from 'range-parser';
 import {
   Artifact,
   ArtifactFile,
@@ -15,9 +14,8 @@ import {
 import { ErrorResponse, IdParams, Page } from '../../protocol/common.schema.ts';
 import { WorkspaceParams } from '../../protocol/workspaces.schema.ts';
 import { requireAdmin } from '../auth/auth.service.ts';
-import { respond } from '../http/error-handler.ts';
 import type { App } from '../http/types.ts';
-import { sendContent } from './content-reply.ts';
+import { replyWithStoredFile } from '../http/stored-file-reply.ts';
 import { collectGarbage } from './gc.ts';
 import {
   addRelation,
@@ -149,48 +147,14 @@ export function registerArtifactRoutes(app: App, deps: ArtifactDeps): void {
         request.params.id,
         request.params['*'],
       );
-      const etag = `"${file.sha256}"`;
-      void reply
-        .header('accept-ranges', 'bytes')
-        .header('etag', etag)
-        .header('cache-control', 'private, max-age=0, must-revalidate')
-        .header('content-type', 'application/octet-stream')
-        .header('content-disposition', contentDisposition(file.path));
-      if (request.headers['if-none-match'] === etag) {
-        return reply.status(304).send();
-      }
-      const ifRange = request.headers['if-range'];
-      const rangeHeader =
-        ifRange === undefined || ifRange === etag ? request.headers.range : undefined;
-      // RFC 9110 §14.2: a server MUST ignore a Range header in a unit it does not know.
-      const ranges =
-        rangeHeader === undefined || !/^bytes=/i.test(rangeHeader)
-          ? undefined
-          : parseRange(file.size, rangeHeader, { combine: true });
-      if (ranges === -1) {
-        const { status, body } = respond(
-          'range_not_satisfiable',
-          `${rangeHeader ?? ''} is outside the ${file.size} bytes of ${file.path}`,
-        );
-        // The content-type set above is the file's; this body is the JSON error.
-        return reply
-          .status(status)
-          .header('content-range', `bytes */${file.size}`)
-          .header('content-type', 'application/json; charset=utf-8')
-          .send(body);
-      }
-      // A malformed Range header, or several ranges, get the whole content (RFC 9110 §14.2).
-      const range = Array.isArray(ranges) && ranges.length === 1 ? ranges[0] : undefined;
-      const content = await deps.store.openContent(file.sha256);
-      if (range === undefined) {
-        void reply.header('content-length', file.size);
-      } else {
-        void reply
-          .status(206)
-          .header('content-range', `bytes ${range.start}-${range.end}/${file.size}`)
-          .header('content-length', range.end - range.start + 1);
-      }
-      await sendContent(request, reply, content, range);
+      return replyWithStoredFile(request, reply, deps.store, {
+        sha256: file.sha256,
+        size: file.size,
+        name: file.path,
+        contentType: 'application/octet-stream',
+        cacheControl: 'private, max-age=0, must-revalidate',
+        disposition: contentDisposition(file.path),
+      });
     },
   );
 
