@@ -270,6 +270,17 @@ export async function lockContentReadableBy(
   return new Map(readable.map((r) => [r.sha256, sizes.get(r.sha256) ?? 0]));
 }
 
+/** Locks a stored file's row (shared) until the transaction ends; false if there is none. */
+export async function lockFileRow(db: Db, sha256: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('files')
+    .select('sha256')
+    .where('sha256', '=', sha256)
+    .forShare()
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Records stored content; returns whether this call added it (it was absent). */
 export async function insertFileRow(db: Db, sha256: string, size: number): Promise<boolean> {
   const row = await db

@@ -19,12 +19,21 @@ export async function deleteExpiredUnreferencedArtifacts(
         .where('a.expires_at', '<=', now)
         .where((inner) =>
           inner.not(
-            inner.exists(
-              inner
-                .selectFrom('artifact_relations as r')
-                .select('r.target_id')
-                .whereRef('r.target_id', '=', 'a.id'),
-            ),
+            inner.or([
+              inner.exists(
+                inner
+                  .selectFrom('artifact_relations as r')
+                  .select('r.target_id')
+                  .whereRef('r.target_id', '=', 'a.id'),
+              ),
+              // A repository's pool keeps the artifacts its packages come from.
+              inner.exists(
+                inner
+                  .selectFrom('apt_pool as p')
+                  .select('p.artifact_id')
+                  .whereRef('p.artifact_id', '=', 'a.id'),
+              ),
+            ]),
           ),
         )
         .limit(limit)
@@ -35,21 +44,21 @@ export async function deleteExpiredUnreferencedArtifacts(
   return Number(result.numDeletedRows);
 }
 
-/** Locks up to `limit` stored files that no artifact declares, skipping locked ones. */
+/**
+ * Whether stored content `files.sha256` is in use: declared by an artifact, or
+ * part of a repository (an index chunk or a kept publication's file).
+ */
+const fileInUse = sql<boolean>`(
+  exists (select 1 from artifact_files af where af.sha256 = files.sha256)
+  or exists (select 1 from apt_index_chunks c where c.text_sha256 = files.sha256 or c.gz_sha256 = files.sha256)
+  or exists (select 1 from apt_publication_files p where p.sha256 = files.sha256))`;
+
+/** Locks up to `limit` stored files nothing uses, skipping locked ones. */
 export function lockUnusedFiles(db: Db, limit: number) {
   return db
-    .selectFrom('files as f')
-    .select(['f.sha256', 'f.size'])
-    .where((eb) =>
-      eb.not(
-        eb.exists(
-          eb
-            .selectFrom('artifact_files as af')
-            .select('af.sha256')
-            .whereRef('af.sha256', '=', 'f.sha256'),
-        ),
-      ),
-    )
+    .selectFrom('files')
+    .select(['files.sha256', 'files.size'])
+    .where(sql<boolean>`not ${fileInUse}`)
     .limit(limit)
     .forUpdate()
     .skipLocked()
@@ -71,9 +80,7 @@ export async function deleteUnusedFileRows(
   return db
     .deleteFrom('files')
     .where('sha256', 'in', [...sha256s])
-    .where(
-      sql<boolean>`not exists (select 1 from artifact_files af where af.sha256 = files.sha256)`,
-    )
+    .where(sql<boolean>`not ${fileInUse}`)
     .returning(['sha256', 'size'])
     .execute();
 }

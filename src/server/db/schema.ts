@@ -19,6 +19,17 @@ export interface Database {
   task_artifacts: TaskArtifactsTable;
   task_attempts: TaskAttemptsTable;
   task_log_chunks: TaskLogChunksTable;
+  apt_repositories: AptRepositoriesTable;
+  apt_repository_keys: AptRepositoryKeysTable;
+  apt_suites: AptSuitesTable;
+  apt_pool: AptPoolTable;
+  apt_binaries: AptBinariesTable;
+  apt_sources: AptSourcesTable;
+  apt_indices: AptIndicesTable;
+  apt_index_entries: AptIndexEntriesTable;
+  apt_index_chunks: AptIndexChunksTable;
+  apt_publications: AptPublicationsTable;
+  apt_publication_files: AptPublicationFilesTable;
   kiln_migrations: MigrationsTable;
 }
 
@@ -187,6 +198,109 @@ export interface TaskLogChunksTable {
   seq: Generated<number>;
   data: string;
   created_at: CreatedAt;
+}
+
+export interface AptRepositoriesTable {
+  id: Generated<number>;
+  workspace_id: number;
+  name: string;
+  origin: string;
+  label: string;
+  description: string;
+  valid_for: number | null;
+  keep_publications: Generated<number>;
+  current_publication_id: number | null;
+  created_at: CreatedAt;
+}
+
+export interface AptRepositoryKeysTable {
+  repository_id: number;
+  key_id: number;
+  state: 'active' | 'retiring';
+  added_at: CreatedAt;
+}
+
+export interface AptSuitesTable {
+  id: Generated<number>;
+  repository_id: number;
+  codename: string;
+  suite: string;
+  components: string[];
+  architectures: string[];
+}
+
+export interface AptPoolTable {
+  repository_id: number;
+  path: string;
+  sha256: string;
+  size: number;
+  artifact_id: number;
+}
+
+export interface AptBinariesTable {
+  id: Generated<number>;
+  suite_id: number;
+  component: string;
+  package: string;
+  version: string;
+  architecture: string;
+  source: string;
+  source_version: string;
+  pool_path: string;
+  stanza: string;
+  added_at: CreatedAt;
+}
+
+export interface AptSourcesTable {
+  id: Generated<number>;
+  suite_id: number;
+  component: string;
+  package: string;
+  version: string;
+  pool_paths: string[];
+  stanza: string;
+  added_at: CreatedAt;
+}
+
+export interface AptIndicesTable {
+  id: Generated<number>;
+  suite_id: number;
+  component: string;
+  kind: 'packages' | 'sources';
+  architecture: string;
+}
+
+export interface AptIndexEntriesTable {
+  index_id: number;
+  binary_id: number | null;
+  source_id: number | null;
+  chunk: number;
+}
+
+export interface AptIndexChunksTable {
+  index_id: number;
+  chunk: number;
+  entries: number;
+  dirty: Generated<boolean>;
+  text_sha256: string | null;
+  text_size: number | null;
+  gz_sha256: string | null;
+  gz_size: number | null;
+}
+
+export interface AptPublicationsTable {
+  id: Generated<number>;
+  repository_id: number;
+  number: number;
+  created_at: CreatedAt;
+}
+
+export interface AptPublicationFilesTable {
+  publication_id: number;
+  path: string;
+  sha256: string;
+  size: number;
+  parts: string[] | null;
 }
 
 export interface MigrationsTable {

@@ -1,11 +1,10 @@
-import { Readable } from 'node:stream';
 import { KilnError } from '../../protocol/errors.ts';
 import type { Db } from '../db/connect.ts';
 import type { FileStore } from '../files/file-store.ts';
+import { storeContent } from '../files/stored-content.ts';
 import {
   insertArtifact,
   insertArtifactFiles,
-  insertFileRow,
   insertRelations,
   insertTaskArtifacts,
   listTaskArtifactIds,
@@ -68,70 +67,61 @@ export async function saveTaskLog(
   if ((await listLogChunks(db, taskId, 0, 1)).length === 0) {
     return undefined;
   }
-  const staged = await store.stage(Readable.from(encode(readWholeLog(db, taskId))), {
-    maxSize: Number.MAX_SAFE_INTEGER,
-  });
-  try {
-    return await db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('tasks')
-        .select('log_artifact_id')
-        .where('id', '=', taskId)
-        .forUpdate()
-        .executeTakeFirst();
-      if (current === undefined) {
-        throw new KilnError('not_found', `task ${taskId} not found`);
-      }
-      if (current.log_artifact_id !== null) {
-        return current.log_artifact_id;
-      }
-      const workspace = await trx
-        .selectFrom('workspaces')
-        .select('default_expiration')
-        .where('id', '=', task.workspace_id)
-        .executeTakeFirstOrThrow();
-      const artifact = await insertArtifact(trx, {
-        workspace_id: task.workspace_id,
-        type: deps.registry.get(task.type)?.logArtifactType ?? taskLogArtifactType,
-        data: { task: taskId, task_type: task.type, state: task.state, result: task.result },
-        created_by: task.created_by,
-        created_by_task: taskId,
-        expires_at:
-          workspace.default_expiration === null
-            ? null
-            : new Date(Date.now() + workspace.default_expiration * 1000),
-      });
-      if (await insertFileRow(trx, staged.sha256, staged.size)) {
-        await staged.commit();
-      }
-      await insertArtifactFiles(trx, [
-        {
-          artifact_id: artifact.id,
-          path: taskLogFileName,
-          sha256: staged.sha256,
-          size: staged.size,
-          complete: true,
-        },
-      ]);
-      await insertTaskArtifacts(trx, taskId, 'output', [artifact.id]);
-      const inputs = await listTaskArtifactIds(trx, taskId, 'input');
-      await insertRelations(
-        trx,
-        inputs.map((target) => ({
-          artifact_id: artifact.id,
-          target_id: target,
-          type: 'built-using' as const,
-        })),
-      );
-      await trx
-        .updateTable('tasks')
-        .set({ log_artifact_id: artifact.id })
-        .where('id', '=', taskId)
-        .execute();
-      await deleteLogChunks(trx, taskId);
-      return artifact.id;
+  return db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom('tasks')
+      .select('log_artifact_id')
+      .where('id', '=', taskId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (current === undefined) {
+      throw new KilnError('not_found', `task ${taskId} not found`);
+    }
+    if (current.log_artifact_id !== null) {
+      return current.log_artifact_id;
+    }
+    const workspace = await trx
+      .selectFrom('workspaces')
+      .select('default_expiration')
+      .where('id', '=', task.workspace_id)
+      .executeTakeFirstOrThrow();
+    const artifact = await insertArtifact(trx, {
+      workspace_id: task.workspace_id,
+      type: deps.registry.get(task.type)?.logArtifactType ?? taskLogArtifactType,
+      data: { task: taskId, task_type: task.type, state: task.state, result: task.result },
+      created_by: task.created_by,
+      created_by_task: taskId,
+      expires_at:
+        workspace.default_expiration === null
+          ? null
+          : new Date(Date.now() + workspace.default_expiration * 1000),
     });
-  } finally {
-    await staged.discard();
-  }
+    const log = await storeContent(trx, store, encode(readWholeLog(trx, taskId)));
+    await insertArtifactFiles(trx, [
+      {
+        artifact_id: artifact.id,
+        path: taskLogFileName,
+        sha256: log.sha256,
+        size: log.size,
+        complete: true,
+      },
+    ]);
+    await insertTaskArtifacts(trx, taskId, 'output', [artifact.id]);
+    const inputs = await listTaskArtifactIds(trx, taskId, 'input');
+    await insertRelations(
+      trx,
+      inputs.map((target) => ({
+        artifact_id: artifact.id,
+        target_id: target,
+        type: 'built-using' as const,
+      })),
+    );
+    await trx
+      .updateTable('tasks')
+      .set({ log_artifact_id: artifact.id })
+      .where('id', '=', taskId)
+      .execute();
+    await deleteLogChunks(trx, taskId);
+    return artifact.id;
+  });
 }

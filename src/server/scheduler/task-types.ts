@@ -30,6 +30,11 @@ export interface TaskType<S extends TSchema = TSchema> {
   readonly baseScore: number;
   /** Default time limit in seconds. */
   readonly timeLimit: number;
+  /**
+   * Submitted only by kiln's own services (which check access to what the task
+   * changes, e.g. a repository), never through the generic task API.
+   */
+  readonly internal?: boolean;
   /** The artifact type its saved log gets (default `task-log`). */
   readonly logArtifactType?: string;
   /** Requirements the input implies (merged under the submitter's). */
@@ -52,7 +57,11 @@ export function createTaskTypeRegistry(types: readonly TaskType[]): TaskTypeRegi
   const validators = new Map(types.map((t) => [t.name, Compile(t.input)]));
   return {
     get: (name) => byName.get(name),
-    names: () => [...byName.keys()].sort(),
+    names: () =>
+      types
+        .filter((t) => t.internal !== true)
+        .map((t) => t.name)
+        .sort(),
     checkInput(type, input) {
       const validator = validators.get(type.name);
       if (validator === undefined || !validator.Check(input)) {

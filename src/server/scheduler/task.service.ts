@@ -112,6 +112,7 @@ export async function submitTask(
   actor: Actor,
   workspace: string,
   request: SubmitTaskBody,
+  options: { readonly internal?: boolean } = {},
 ): Promise<Task> {
   const access = await authorizeWorkspace(deps.db, actor, workspace, 'upload');
   if (actor.kind === 'task') {
@@ -119,7 +120,7 @@ export async function submitTask(
     throw new KilnError('forbidden', "a task token reaches only its task's inputs and outputs");
   }
   const type = deps.registry.get(request.type);
-  if (type === undefined) {
+  if (type === undefined || (type.internal === true && options.internal !== true)) {
     throw new KilnError(
       'unknown_task_type',
       `${JSON.stringify(request.type)} is not a task type (${deps.registry.names().join(', ')})`,
