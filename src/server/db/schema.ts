@@ -19,6 +19,7 @@ export interface Database {
   task_artifacts: TaskArtifactsTable;
   task_attempts: TaskAttemptsTable;
   task_log_chunks: TaskLogChunksTable;
+  signing_keys: SigningKeysTable;
   kiln_migrations: MigrationsTable;
 }
 
@@ -189,6 +190,18 @@ export interface TaskLogChunksTable {
   created_at: CreatedAt;
 }
 
+export interface SigningKeysTable {
+  id: Generated<number>;
+  fingerprint: string;
+  algorithm: string;
+  user_id: string;
+  public_key: string;
+  /** Passphrase-protected OpenPGP secret key; null once retired. */
+  private_key: string | null;
+  created_at: ColumnType<Date, Date, never>;
+  retired_at: Date | null;
+}
+
 export interface MigrationsTable {
   version: number;
   name: string;
@@ -203,3 +216,4 @@ export type ArtifactRow = Selectable<ArtifactsTable>;
 export type ArtifactFileRow = Selectable<ArtifactFilesTable>;
 export type WorkerRow = Selectable<WorkersTable>;
 export type TaskRow = Selectable<TasksTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
