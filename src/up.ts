@@ -62,6 +62,10 @@ export async function main(args: readonly string[]): Promise<void> {
     `  database    ${server.database.kind === 'pglite' ? `PGlite in ${join(config.dataDir, 'db')}` : 'PostgreSQL'}`,
   );
   say(`  files       ${join(config.dataDir, 'files')}`);
+  if (config.signingPassphrase === undefined) {
+    // Without it the signing keys in the database are lost: it is backed up with the database.
+    say(`  signing     passphrase in ${join(config.dataDir, 'signer.passphrase')}`);
+  }
   say(`  API         ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json)`);
   say(`  logs        ${logFile}, ${join(config.dataDir, 'worker.log')}`);
   if (server.adminToken !== undefined) {

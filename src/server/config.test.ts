@@ -61,6 +61,7 @@ describe('parseServerConfig', () => {
         logLevel: 'info',
         leaseTimeout: 30,
         serverTaskSlots: 2,
+        signingPassphrase: undefined,
       },
     );
   });
@@ -78,6 +79,7 @@ describe('parseServerConfig', () => {
       logLevel: 'debug',
       leaseTimeout: 12,
       serverTaskSlots: 4,
+      signingPassphrase: 'correct horse battery staple',
     };
     const raw = {
       data: '/srv/kiln',
@@ -91,6 +93,7 @@ describe('parseServerConfig', () => {
       'log-level': 'debug',
       'lease-timeout': '12',
       'server-task-slots': '4',
+      'signing-passphrase': 'correct horse battery staple',
     };
     const flags = Object.entries(raw).flatMap(([flag, value]) => [`--${flag}`, value]);
     assert.deepEqual({ ...parseServerConfig(flags, {}) }, expected);
@@ -219,6 +222,9 @@ describe('parseServerConfig', () => {
       assertConfigError(['--gc-interval', '0'], {}, [/^--gc-interval: "0"/]);
       assertConfigError(['--public-url', 'ftp://x'], {}, [/^--public-url: "ftp:\/\/x"/]);
       assertConfigError(['--host', ''], {}, [/^--host: ""/]);
+      assertConfigError([], { KILN_SIGNING_PASSPHRASE: '' }, [
+        /^KILN_SIGNING_PASSPHRASE: "" is empty/,
+      ]);
     });
   });
 });

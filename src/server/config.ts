@@ -24,6 +24,13 @@ export interface ServerConfig {
   readonly leaseTimeout: number;
   /** Server-side tasks this server runs at once. */
   readonly serverTaskSlots: number;
+  /**
+   * Protects the signer's private keys at rest. `undefined`: the one in
+   * `<dataDir>/signer.passphrase`, made on first start. Servers that share a
+   * database must share the passphrase. Other users of the host can read a
+   * command line: prefer the environment or the config file.
+   */
+  readonly signingPassphrase: string | undefined;
 }
 
 /** A setting: its flag, its environment variable, its config-file key and its parser. */
@@ -68,6 +75,12 @@ const settings = [
   setting('serverTaskSlots', 'server-task-slots', 'KILN_SERVER_TASK_SLOTS', (raw) =>
     parseInteger(raw, 0, 64),
   ),
+  setting('signingPassphrase', 'signing-passphrase', 'KILN_SIGNING_PASSPHRASE', (raw) => {
+    if (raw.length === 0) {
+      throw new Error('is empty');
+    }
+    return raw;
+  }),
   setting('logLevel', 'log-level', 'KILN_LOG_LEVEL', (raw) => {
     const level = logLevels.find((l) => l === raw);
     if (level === undefined) {
@@ -97,6 +110,7 @@ const defaults = {
   logLevel: 'info',
   leaseTimeout: 30,
   serverTaskSlots: 2,
+  signingPassphrase: undefined,
 } as const satisfies Omit<ServerConfig, 'publicUrl'>;
 
 /** Usage text for the server's options. */

@@ -16,6 +16,9 @@ import { startServerRunner } from './scheduler/server-runner.ts';
 import { builtinTaskTypes, createTaskTypeRegistry, type TaskType } from './scheduler/task-types.ts';
 import { taskPendingChannel } from './scheduler/task.repository.ts';
 import { createWakeups } from './scheduler/wakeups.ts';
+import { createOpenPgpSigner } from './signer/openpgp-signer.ts';
+import { loadOrCreatePassphrase } from './signer/passphrase-file.ts';
+import type { Signer } from './signer/signer.ts';
 import { kilnVersion } from './version.ts';
 
 /** A started server. */
@@ -23,6 +26,8 @@ export interface RunningServer {
   readonly url: string;
   readonly app: App;
   readonly database: OpenDatabase;
+  /** Makes and holds the repositories' signing keys; signs with them. */
+  readonly signer: Signer;
   /** The first admin's token, when this start created the instance. */
   readonly adminToken: string | undefined;
   close(): Promise<void>;
@@ -64,7 +69,8 @@ function startPeriodic(
 
 /**
  * The composition root: opens the database and migrates it, opens the file
- * store, builds the HTTP app and starts listening and collecting garbage.
+ * store and the signer, builds the HTTP app and starts listening and
+ * collecting garbage.
  */
 export async function startServer(
   config: ServerConfig,
@@ -79,6 +85,12 @@ export async function startServer(
       logger.info({ migrations: applied }, 'database migrated');
     }
     const store = await createFsFileStore(join(config.dataDir, 'files'));
+    const signer = createOpenPgpSigner({
+      db: database.db,
+      passphrase:
+        config.signingPassphrase ??
+        (await loadOrCreatePassphrase(join(config.dataDir, 'signer.passphrase'))),
+    });
     const adminToken = await bootstrapAdmin(database.db);
     const wakeups = createWakeups();
     const stopListening = await database.listen(taskPendingChannel, (payload) => {
@@ -125,6 +137,7 @@ export async function startServer(
       url,
       app,
       database,
+      signer,
       adminToken,
       async close() {
         await gc.stop();

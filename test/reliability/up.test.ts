@@ -13,6 +13,7 @@ it('`kiln up` runs its self-check task through its local worker on the first sta
       out,
     );
     assert.ok(submitted, out);
+    assert.match(out, /\n {2}signing {5}passphrase in \S+\/signer\.passphrase\n/);
     assert.match(
       out,
       /\n {2}completed, success on worker local; its log:\n {2}\| hello from the kiln farm, on \S+ \(\S+\)\n/,

@@ -30,6 +30,7 @@ export interface Database {
   apt_index_chunks: AptIndexChunksTable;
   apt_publications: AptPublicationsTable;
   apt_publication_files: AptPublicationFilesTable;
+  signing_keys: SigningKeysTable;
   kiln_migrations: MigrationsTable;
 }
 
@@ -301,6 +302,16 @@ export interface AptPublicationFilesTable {
   sha256: string;
   size: number;
   parts: string[] | null;
+export interface SigningKeysTable {
+  id: Generated<number>;
+  fingerprint: string;
+  algorithm: string;
+  user_id: string;
+  public_key: string;
+  /** Passphrase-protected OpenPGP secret key; null once retired. */
+  private_key: string | null;
+  created_at: ColumnType<Date, Date, never>;
+  retired_at: Date | null;
 }
 
 export interface MigrationsTable {
@@ -317,3 +328,4 @@ export type ArtifactRow = Selectable<ArtifactsTable>;
 export type ArtifactFileRow = Selectable<ArtifactFilesTable>;
 export type WorkerRow = Selectable<WorkersTable>;
 export type TaskRow = Selectable<TasksTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
