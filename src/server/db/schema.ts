@@ -302,6 +302,8 @@ export interface AptPublicationFilesTable {
   sha256: string;
   size: number;
   parts: string[] | null;
+}
+
 export interface SigningKeysTable {
   id: Generated<number>;
   fingerprint: string;
