@@ -129,15 +129,18 @@ async function measureSize(
       signal,
       progress,
     });
-  const wanted = (tool: RepoTool) => options.only === undefined || options.only.has(tool.name);
-  const runs: ToolRun[] = [];
-  for (const create of peerTools) {
-    const tool = create();
-    if (wanted(tool)) {
-      runs.push(await run(tool));
-    }
-  }
+  const peers = peerTools.map((create) => create());
   const kiln = kilnTool?.();
+  const wanted = (tool: RepoTool) => options.only === undefined || options.only.has(tool.name);
+  const known = [...peers, ...(kiln === undefined ? [] : [kiln])].map((t) => t.name);
+  const unknown = [...(options.only ?? [])].filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`--tools: no tool named ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  }
+  const runs: ToolRun[] = [];
+  for (const tool of peers.filter(wanted)) {
+    runs.push(await run(tool));
+  }
   const kilnRun = kiln !== undefined && wanted(kiln) ? await run(kiln) : undefined;
   progress(`load average ${formatLoad()}`);
   return { count, runs, kiln: kilnRun, stepTimeoutSeconds: timeoutSeconds };

@@ -32,8 +32,9 @@ export function printSizeReport(results: SizeResults): void {
   const lines = [
     '',
     `APT repository publishing: ${count} packages (80 % amd64, 10 % arm64, 10 % all) into one`,
-    'suite and component, signed, gz indices; wall seconds (each step capped at ' +
-      `${results.stepTimeoutSeconds} s), peak RSS of the largest process (MB = 10^6 bytes)`,
+    'suite and component, signed, gz indices. Wall seconds, each step capped at ' +
+      `${results.stepTimeoutSeconds} s;`,
+    'peak RSS of the largest process of a step, the highest of the three (MB = 10^6 bytes)',
     '',
     columns
       .map(([name, width], i) => (i === 0 ? name.padEnd(width) : name.padStart(width)))
@@ -110,8 +111,8 @@ function targetLines(results: SizeResults): string[] {
   };
   return [
     `targets for kiln at ${results.count} packages:`,
-    `  ${`+1 package (include + publish + sign) <= ${addOne} s`.padEnd(78)}${verdict(kilnSeconds('addOne'), addOne)}`,
-    `  ${fullTarget.padEnd(78)}${verdict(kilnSeconds('full'), fullLimit)}`,
+    `  ${`+1 package (include + publish + sign) <= ${addOne} s`.padEnd(80)}  ${verdict(kilnSeconds('addOne'), addOne)}`,
+    `  ${fullTarget.padEnd(80)}  ${verdict(kilnSeconds('full'), fullLimit)}`,
   ];
 }
 
