@@ -8,7 +8,7 @@ packages_for() {
   case "$1" in
     farm) echo "git" ;;
     test) echo "git" ;;
-    bench) echo "nginx-light curl" ;;
+    bench) echo "nginx-light curl reprepro aptly apt-utils gnupg time" ;;
     *) echo "setup-debian: unknown set $1" >&2; exit 2 ;;
   esac
 }

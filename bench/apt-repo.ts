@@ -1,0 +1,168 @@
+/**
+ * `npm run bench:apt`: publishing a signed APT repository of 20,000 generated
+ * packages (and 100,000 with `--large`) with reprepro, aptly and
+ * apt-ftparchive, and later kiln: full ingest + publish, +1 package, and a
+ * republish with no change, each checked with a real `apt-get update`. It
+ * prints the figures side by side with kiln's targets, and exits 0 whenever
+ * it could measure.
+ *
+ *   node bench/apt-repo.ts [--large] [--count N] [--timeout SECONDS] [--tools a,b] [--keep]
+ *
+ * --count measures one other size instead (a quick look: --count 2000);
+ * --timeout caps each step (default 300 s per 20,000 packages); --tools runs
+ * only the named tools; --keep leaves the repositories under bench/out/.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { defaultCorpusDir, ensureCorpus } from './apt/corpus.ts';
+import { createGpgKey } from './apt/gpg-key.ts';
+import { printSizeReport, type SizeResults } from './apt/report.ts';
+import { runTool, type ToolRun } from './apt/run-tool.ts';
+import type { RepoLayout, RepoTool } from './apt/tool.ts';
+import { kilnTool, peerTools } from './apt/tools.ts';
+
+const layout: RepoLayout = {
+  suite: 'bench',
+  component: 'main',
+  architectures: ['amd64', 'arm64', 'all'],
+};
+const outDir = fileURLToPath(new URL('out', import.meta.url));
+const started = performance.now();
+
+interface Options {
+  readonly counts: readonly number[];
+  /** Seconds per step per 20,000 packages, unless --timeout gave a fixed cap. */
+  readonly timeoutSeconds: (count: number) => number;
+  readonly only: ReadonlySet<string> | undefined;
+  readonly keep: boolean;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      large: { type: 'boolean', default: false },
+      count: { type: 'string' },
+      timeout: { type: 'string' },
+      tools: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const count = values.count === undefined ? undefined : Number(values.count);
+  if (count !== undefined && !(Number.isSafeInteger(count) && count > 0)) {
+    throw new Error(`--count must be a positive integer, not ${values.count ?? ''}`);
+  }
+  const fixed = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (fixed !== undefined && !(fixed > 0)) {
+    throw new Error(`--timeout must be a positive number of seconds, not ${values.timeout ?? ''}`);
+  }
+  return {
+    counts: count !== undefined ? [count] : values.large ? [20_000, 100_000] : [20_000],
+    timeoutSeconds: (count) => fixed ?? Math.ceil((300 * count) / 20_000),
+    only: values.tools === undefined ? undefined : new Set(values.tools.split(',')),
+    keep: values.keep,
+  };
+}
+
+async function main(): Promise<void> {
+  const controller = new AbortController();
+  const interrupt = () => {
+    controller.abort(new Error('interrupted'));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    const options = parseOptions();
+    for (const count of options.counts) {
+      printSizeReport(await measureSize(count, options, controller.signal));
+    }
+  } catch (error) {
+    process.stderr.write(`bench:apt failed: ${describeError(error)}\n`);
+    process.exitCode = controller.signal.aborted ? 130 : 1;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+/** Every tool over the corpus of `count` packages; the run's key and repositories go away after. */
+async function measureSize(
+  count: number,
+  options: Options,
+  signal: AbortSignal,
+): Promise<SizeResults> {
+  await using cleanup = new AsyncDisposableStack();
+  progress(`${cpus().length} CPUs, load average ${formatLoad()}`);
+  await mkdir(join(outDir, 'apt-corpus'), { recursive: true });
+  const { corpus, reused } = await ensureCorpus(
+    defaultCorpusDir(count),
+    count,
+    (written, total) => {
+      progress(`corpus: ${written}/${total} .debs written`);
+    },
+  );
+  progress(`corpus: ${reused ? 'reusing' : 'wrote'} ${count} .debs in ${corpus.dir}`);
+
+  // Under bench/out/, beside the corpus: on the same file system, so tools can hard-link.
+  const work = await mkdtemp(join(outDir, `apt-run-${count}-`));
+  cleanup.defer(async () => {
+    if (!options.keep) {
+      await rm(work, { recursive: true, force: true });
+      progress(`removed ${work}`);
+    }
+  });
+  const key = cleanup.use(await createGpgKey(work, signal));
+  progress(`signing key ed25519 ${key.fingerprint} in ${key.gnupgHome}`);
+
+  const timeoutSeconds = options.timeoutSeconds(count);
+  const run = (tool: RepoTool) =>
+    runTool(tool, {
+      corpus,
+      layout,
+      key,
+      dir: join(work, tool.name),
+      keep: options.keep,
+      stepTimeoutSeconds: timeoutSeconds,
+      signal,
+      progress,
+    });
+  const peers = peerTools.map((create) => create());
+  const kiln = kilnTool?.();
+  const wanted = (tool: RepoTool) => options.only === undefined || options.only.has(tool.name);
+  const known = [...peers, ...(kiln === undefined ? [] : [kiln])].map((t) => t.name);
+  const unknown = [...(options.only ?? [])].filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`--tools: no tool named ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  }
+  const runs: ToolRun[] = [];
+  for (const tool of peers.filter(wanted)) {
+    runs.push(await run(tool));
+  }
+  const kilnRun = kiln !== undefined && wanted(kiln) ? await run(kiln) : undefined;
+  progress(`load average ${formatLoad()}`);
+  return { count, runs, kiln: kilnRun, stepTimeoutSeconds: timeoutSeconds };
+}
+
+function formatLoad(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
+
+function progress(line: string): void {
+  const seconds = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stdout.write(`[${seconds} s] ${line}\n`);
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
+  const cause = error.cause === undefined ? '' : `\ncaused by: ${describeError(error.cause)}`;
+  return `${error.message}${cause}`;
+}
+
+await main();

@@ -1,0 +1,17 @@
+import { createAptFtparchive } from './peers/apt-ftparchive.ts';
+import { createAptly } from './peers/aptly.ts';
+import { createReprepro } from './peers/reprepro.ts';
+import type { RepoTool } from './tool.ts';
+
+/** The peers kiln is measured against, in the order they run. */
+export const peerTools: readonly (() => RepoTool)[] = [
+  createAptFtparchive,
+  createReprepro,
+  createAptly,
+];
+
+/**
+ * kiln's own adapter (bench/apt/kiln.ts, say), once it exists. Until then
+ * the report prints kiln as "not yet measured".
+ */
+export const kilnTool: (() => RepoTool) | undefined = undefined;
