@@ -49,7 +49,8 @@ export class Deb822Error extends Error {
 const fieldName = /^[!-9;-~][!-9;-~]*$/u;
 
 /**
- * Parses deb822 text into paragraphs. Blank lines separate paragraphs; a line
+ * Parses deb822 text into paragraphs. Lines end with LF or CRLF (carriage
+ * returns at a line's end are dropped). Blank lines separate paragraphs; a line
  * starting with a space or tab continues the previous field; lines starting
  * with `#` are comments. Throws `Deb822Error` naming the line of a malformed
  * one (a field without a colon, a continuation with no field, a field twice in
@@ -59,7 +60,7 @@ export function parseDeb822(text: string): Paragraph[] {
   const paragraphs: Paragraph[] = [];
   let fields: [string, string][] = [];
   let seen = new Set<string>();
-  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  const lines = text.split('\n').map(withoutTrailingCarriageReturns);
   const finish = () => {
     if (fields.length > 0) {
       paragraphs.push(new Paragraph(fields));
@@ -98,6 +99,20 @@ export function parseDeb822(text: string): Paragraph[] {
   });
   finish();
   return paragraphs;
+}
+
+/**
+ * A line without the carriage returns at its end: they belong to the line
+ * break (CRLF files, and stray CRs before one); kept in a value, formatDeb822
+ * could not write them back. A loop, not a regular expression, so that a long
+ * run of CRs costs linear time.
+ */
+function withoutTrailingCarriageReturns(line: string): string {
+  let end = line.length;
+  while (end > 0 && line.charCodeAt(end - 1) === 0x0d) {
+    end--;
+  }
+  return end === line.length ? line : line.slice(0, end);
 }
 
 /**
