@@ -6,8 +6,12 @@ set -eu
 
 packages_for() {
   case "$1" in
-    farm) echo "git" ;;
-    test) echo "git" ;;
+    # Builds: sources from git, images by mmdebstrap, sandboxes by unshare
+    # (util-linux) and bubblewrap, source packages by dpkg-source.
+    farm) echo "git xz-utils dpkg-dev fakeroot mmdebstrap bubblewrap ca-certificates" ;;
+    # The farm's, and what tests check its output with: apt-get against the
+    # published repositories, gpgv for signatures, file for built binaries.
+    test) echo "$(packages_for farm) debhelper apt-utils gnupg gpgv file" ;;
     bench) echo "nginx-light curl reprepro aptly apt-utils gnupg time" ;;
     *) echo "setup-debian: unknown set $1" >&2; exit 2 ;;
   esac

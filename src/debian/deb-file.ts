@@ -46,7 +46,7 @@ export interface DebFile {
 }
 
 /** Reads a .deb held in memory. Throws `DebFileError` naming what is wrong with it. */
-export function parseDeb(bytes: Uint8Array): DebFile {
+export async function parseDeb(bytes: Uint8Array): Promise<DebFile> {
   const layout = locateDebMembers(bytes, bytes.length);
   if (typeof layout === 'number') {
     throw new Error('unreachable: a whole file is never too short to locate its members');
@@ -78,7 +78,7 @@ export async function readDebFile(
   try {
     const { size } = await handle.stat();
     if (size <= wholeFileLimit) {
-      return parseDeb(await readAt(handle, 0, size));
+      return await parseDeb(await readAt(handle, 0, size));
     }
     let head: Uint8Array = new Uint8Array(0);
     let layout = locateDebMembers(head, size);
@@ -94,7 +94,7 @@ export async function readDebFile(
         `the file changed size while it was read (${size}, then ${digests.size})`,
       );
     }
-    return describeDeb(head, layout, digests);
+    return await describeDeb(head, layout, digests);
   } finally {
     await handle.close();
   }
@@ -133,9 +133,13 @@ async function hashFile(handle: FileHandle, signal: AbortSignal | undefined): Pr
   return { size, md5: md5 ?? '', sha1: sha1 ?? '', sha256: sha256 ?? '', sha512: sha512 ?? '' };
 }
 
-function describeDeb(head: Uint8Array, layout: DebLayout, digests: Digests): DebFile {
+async function describeDeb(
+  head: Uint8Array,
+  layout: DebLayout,
+  digests: Digests,
+): Promise<DebFile> {
   const { control: member, controlCompression } = layout;
-  const tar = decompressMember(
+  const tar = await decompressMember(
     head.subarray(member.dataOffset, member.dataOffset + member.size),
     controlCompression,
     member.name,

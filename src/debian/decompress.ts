@@ -1,10 +1,10 @@
 /**
- * Decompresses a .deb's control member: gzip and zstd with node:zlib, xz with
- * `@napi-rs/lzma`. All synchronous: control members are small, and a parse
- * that never yields is the fastest for many of them.
+ * Decompresses a .deb's control member: gzip and zstd synchronously with
+ * node:zlib (control members are small), xz with `xz-decompress` (WebAssembly,
+ * so no native binding has to match the platform at install time).
  */
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
-import { xz } from '@napi-rs/lzma';
+import xzDecompress from 'xz-decompress';
 import { DebFileError } from './deb-file-error.ts';
 import type { ControlCompression } from './deb-layout.ts';
 
@@ -18,14 +18,13 @@ export const maxControlTarSize = 64 * 1024 * 1024;
  * The decompressed bytes of `member` (named `name` in messages). Throws
  * `DebFileError` for corrupt or truncated data, or output beyond `maxControlTarSize`.
  */
-export function decompressMember(
+export async function decompressMember(
   member: Uint8Array,
   compression: ControlCompression,
   name: string,
-): Uint8Array {
-  let output: Uint8Array;
+): Promise<Uint8Array> {
   try {
-    output = decompress(member, compression);
+    return compression === 'xz' ? await unxz(member) : decompress(member, compression);
   } catch (error) {
     if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new DebFileError(`${name} expands to more than ${maxControlTarSize} bytes`, {
@@ -35,14 +34,12 @@ export function decompressMember(
     const reason = error instanceof Error ? error.message : String(error);
     throw new DebFileError(`${name} is corrupt: ${oneLine(reason)}`, { cause: error });
   }
-  // The xz binding takes no output limit, so this check comes only afterwards.
-  if (output.length > maxControlTarSize) {
-    throw new DebFileError(`${name} expands to more than ${maxControlTarSize} bytes`);
-  }
-  return output;
 }
 
-function decompress(member: Uint8Array, compression: ControlCompression): Uint8Array {
+function decompress(
+  member: Uint8Array,
+  compression: Exclude<ControlCompression, 'xz'>,
+): Uint8Array {
   switch (compression) {
     case 'none':
       return member;
@@ -50,9 +47,22 @@ function decompress(member: Uint8Array, compression: ControlCompression): Uint8A
       return gunzipSync(member, { maxOutputLength: maxControlTarSize });
     case 'zstd':
       return zstdDecompressSync(member, { maxOutputLength: maxControlTarSize });
-    case 'xz':
-      return xz.decompressSync(member);
   }
+}
+
+/** Reads the xz stream chunk by chunk, so that a bomb stops at the limit. */
+async function unxz(member: Uint8Array): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const input = new Blob([member as Uint8Array<ArrayBuffer>]).stream();
+  for await (const chunk of new xzDecompress.XzReadableStream(input)) {
+    size += chunk.length;
+    if (size > maxControlTarSize) {
+      throw Object.assign(new Error('too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function oneLine(text: string): string {
