@@ -37,7 +37,10 @@ export default tseslint.config(
         'error',
         { allowNumber: true, allowBoolean: true },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       // Import cycles are found by dpdm (`npm run lint`).
       'no-duplicate-imports': ['error', { allowSeparateTypeImports: true }],
     },

@@ -3,6 +3,7 @@ import { ClientError } from '../client/client.ts';
 import { registerArtifactCommands } from './commands/artifact.commands.ts';
 import { registerAuthCommands } from './commands/auth.commands.ts';
 import { registerBuildCommands } from './commands/build.commands.ts';
+import { registerRepoCommands } from './commands/repo.commands.ts';
 import { registerTaskCommands } from './commands/task.commands.ts';
 import { registerWorkerCommands } from './commands/worker.commands.ts';
 import { registerWorkspaceCommands } from './commands/workspace.commands.ts';
@@ -30,6 +31,7 @@ Server commands:
   registerTaskCommands(program);
   registerWorkerCommands(program);
   registerBuildCommands(program);
+  registerRepoCommands(program);
   return program;
 }
 

@@ -54,7 +54,7 @@ function decompress(
 async function unxz(member: Uint8Array): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const input = new Blob([member as Uint8Array<ArrayBuffer>]).stream();
+  const input = new Blob([member]).stream();
   for await (const chunk of new xzDecompress.XzReadableStream(input)) {
     size += chunk.length;
     if (size > maxControlTarSize) {

@@ -19,6 +19,7 @@ import { createWakeups } from './scheduler/wakeups.ts';
 import { createOpenPgpSigner } from './signer/openpgp-signer.ts';
 import { loadOrCreatePassphrase } from './signer/passphrase-file.ts';
 import type { Signer } from './signer/signer.ts';
+import { createAptTaskTypes } from './repos/apt/apt-tasks.ts';
 import { kilnVersion } from './version.ts';
 
 /** A started server. */
@@ -92,6 +93,7 @@ export async function startServer(
         (await loadOrCreatePassphrase(join(config.dataDir, 'signer.passphrase'))),
     });
     const adminToken = await bootstrapAdmin(database.db);
+    let url = config.publicUrl;
     const wakeups = createWakeups();
     const stopListening = await database.listen(taskPendingChannel, (payload) => {
       wakeups.notify(Number(payload) || 1);
@@ -100,7 +102,10 @@ export async function startServer(
     const scheduler: SchedulerDeps = {
       db: database.db,
       store,
-      registry: createTaskTypeRegistry(options.taskTypes ?? builtinTaskTypes),
+      registry: createTaskTypeRegistry([
+        ...(options.taskTypes ?? builtinTaskTypes),
+        ...createAptTaskTypes({ db: database.db, store, signer }),
+      ]),
       wakeups,
       leaseSeconds: config.leaseTimeout,
       logger,
@@ -114,11 +119,19 @@ export async function startServer(
       version: kilnVersion,
       scheduler,
       logFollowers,
+      repositories: {
+        db: database.db,
+        store,
+        signer,
+        tasks: scheduler,
+        publicUrl: () => url,
+      },
     });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
-    const url = config.port === 0 ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl;
+    // Known once listening (port 0 picks a free port); read by the routes afterwards.
+    url = config.port === 0 ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl;
 
     const gc = startPeriodic(logger, 'garbage collection', config.gcInterval * 1000, async () => {
       logger.info(await collectGarbage(database.db, store), 'garbage collected');

@@ -9,6 +9,9 @@ import { describeActor } from '../auth/actor.ts';
 import { authenticateToken, readTokenFromHeader } from '../auth/authenticate.ts';
 import type { Db } from '../db/connect.ts';
 import type { FileStore } from '../files/file-store.ts';
+import { registerRepositoryRoutes } from '../repos/apt/repository.routes.ts';
+import type { RepositoryDeps } from '../repos/apt/repository.service.ts';
+import { registerRepositoryServing } from '../repos/apt/serve.routes.ts';
 import type { LogFollowers } from '../scheduler/log-followers.ts';
 import type { SchedulerDeps } from '../scheduler/scheduler.ts';
 import { registerTaskRoutes } from '../scheduler/task.routes.ts';
@@ -26,6 +29,7 @@ export interface AppDeps {
   readonly version: string;
   readonly scheduler: SchedulerDeps;
   readonly logFollowers: LogFollowers;
+  readonly repositories: RepositoryDeps;
 }
 
 /** Builds the HTTP application: every route, with authentication and error mapping. */
@@ -91,5 +95,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerArtifactRoutes(app, { db: deps.db, store: deps.store, maxFileSize: deps.maxFileSize });
   registerTaskRoutes(app, deps.scheduler, deps.logFollowers);
   registerWorkerRoutes(app, deps.scheduler);
+  registerRepositoryRoutes(app, deps.repositories);
+  registerRepositoryServing(app, deps.repositories);
   return app;
 }

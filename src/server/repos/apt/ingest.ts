@@ -1,0 +1,324 @@
+import { basename } from 'node:path';
+import {
+  poolDirectory,
+  packagesStanza,
+  sourceOf,
+  sourcesStanza,
+  type SourceFile,
+} from '../../../debian/archive.ts';
+import { parseDeb822, parseFileList, stripClearsign } from '../../../debian/deb822.ts';
+import { parseDeb } from '../../../debian/deb-file.ts';
+import { compareVersions } from '../../../debian/version.ts';
+import { KilnError } from '../../../protocol/errors.ts';
+import type { Db } from '../../db/connect.ts';
+import type { FileStore } from '../../files/file-store.ts';
+import {
+  addIndexEntries,
+  ensureIndices,
+  findBinaries,
+  findPoolFiles,
+  findSource,
+  indexName,
+  insertBinaries,
+  insertPoolFiles,
+  insertSource,
+  replaceBinary,
+  replaceSource,
+  type NewBinary,
+} from './package.repository.ts';
+import type { RepositoryRow, SuiteRow } from './repository.repository.ts';
+
+/** An artifact's files as ingest reads them. */
+export interface IngestArtifact {
+  readonly id: number;
+  readonly type: string;
+  readonly files: readonly {
+    readonly path: string;
+    readonly sha256: string;
+    readonly size: number;
+  }[];
+}
+
+interface Binary extends NewBinary {
+  readonly artifactId: number;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+interface Source {
+  readonly package: string;
+  readonly version: string;
+  readonly stanza: string;
+  readonly files: readonly { path: string; sha256: string; size: number; artifactId: number }[];
+}
+
+export interface IncludeResult {
+  readonly added: string[];
+  readonly replaced: string[];
+}
+
+async function readAll(store: FileStore, sha256: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.openRead(sha256)) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Reads the packages in artifacts: every .deb/.udeb as a binary (its control
+ * data read once, here), every .dsc with the files it names as a source.
+ * Refuses a malformed .deb or .dsc with a clear error.
+ */
+export async function readPackages(
+  store: FileStore,
+  artifacts: readonly IngestArtifact[],
+  suite: SuiteRow,
+  component: string,
+): Promise<{ binaries: Binary[]; sources: Source[] }> {
+  const binaries: Binary[] = [];
+  const sources: Source[] = [];
+  for (const artifact of artifacts) {
+    for (const file of artifact.files) {
+      if (file.path.endsWith('.deb') || file.path.endsWith('.udeb')) {
+        binaries.push(await readBinary(store, artifact.id, file, suite, component));
+      } else if (file.path.endsWith('.dsc')) {
+        sources.push(await readSource(store, artifact, file, component));
+      }
+    }
+  }
+  if (binaries.length === 0 && sources.length === 0) {
+    throw new KilnError('bad_request', 'the artifacts hold no .deb, .udeb or .dsc file');
+  }
+  return { binaries, sources };
+}
+
+async function readBinary(
+  store: FileStore,
+  artifactId: number,
+  file: IngestArtifact['files'][number],
+  suite: SuiteRow,
+  component: string,
+): Promise<Binary> {
+  let deb;
+  try {
+    deb = await parseDeb(await readAll(store, file.sha256));
+  } catch (error) {
+    throw new KilnError(
+      'bad_request',
+      `${file.path} (artifact ${artifactId}): ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const name = deb.control.get('Package') ?? '';
+  const version = deb.control.get('Version') ?? '';
+  const architecture = deb.control.get('Architecture') ?? '';
+  if (architecture !== 'all' && !suite.architectures.includes(architecture)) {
+    throw new KilnError(
+      'bad_request',
+      `${file.path} is for ${architecture}, which suite ${suite.codename} does not have (${suite.architectures.join(', ')})`,
+    );
+  }
+  const source = sourceOf(deb.control);
+  const poolPath = `${poolDirectory(component, source.name)}/${basename(file.path)}`;
+  return {
+    suite_id: suite.id,
+    component,
+    package: name,
+    version,
+    architecture,
+    source: source.name,
+    source_version: source.version,
+    pool_path: poolPath,
+    stanza: packagesStanza(deb.control, {
+      filename: poolPath,
+      size: deb.size,
+      md5: deb.md5,
+      sha256: deb.sha256,
+    }),
+    artifactId,
+    sha256: file.sha256,
+    size: file.size,
+  };
+}
+
+async function readSource(
+  store: FileStore,
+  artifact: IngestArtifact,
+  file: IngestArtifact['files'][number],
+  component: string,
+): Promise<Source> {
+  const text = (await readAll(store, file.sha256)).toString('utf8');
+  const [dsc] = (() => {
+    try {
+      return parseDeb822(stripClearsign(text));
+    } catch (error) {
+      throw new KilnError('bad_request', `${file.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  })();
+  const name = dsc?.get('Source');
+  const version = dsc?.get('Version');
+  if (dsc === undefined || name === undefined || version === undefined) {
+    throw new KilnError(
+      'bad_request',
+      `${file.path} is not a source control file (no Source or Version)`,
+    );
+  }
+  const directory = poolDirectory(component, name);
+  const md5s = new Map(parseFileList(dsc.get('Files')).map((f) => [f.name, f.hash]));
+  const listed = parseFileList(dsc.get('Checksums-Sha256'));
+  const parts: SourceFile[] = [];
+  const files: Source['files'][number][] = [];
+  const dscMd5 = (await import('node:crypto')).createHash('md5').update(text).digest('hex');
+  for (const entry of [
+    { name: basename(file.path), hash: file.sha256, size: file.size },
+    ...listed,
+  ]) {
+    const stored = artifact.files.find((f) => basename(f.path) === entry.name);
+    if (stored?.sha256 !== entry.hash) {
+      throw new KilnError(
+        'bad_request',
+        `${file.path} names ${entry.name}, which artifact ${artifact.id} does not hold with that sha256`,
+      );
+    }
+    parts.push({
+      name: entry.name,
+      size: stored.size,
+      sha256: stored.sha256,
+      md5: entry.name === basename(file.path) ? dscMd5 : (md5s.get(entry.name) ?? ''),
+    });
+    files.push({
+      path: `${directory}/${entry.name}`,
+      sha256: stored.sha256,
+      size: stored.size,
+      artifactId: artifact.id,
+    });
+  }
+  return { package: name, version, stanza: sourcesStanza(dsc, directory, parts), files };
+}
+
+/**
+ * Adds read packages to a suite: pool files (the same path with other content
+ * is refused: a package's version is never rebuilt with other bytes), then
+ * binaries and sources, replacing older versions (an older version than the
+ * suite's is refused unless `force`), and their index entries.
+ */
+export async function addPackages(
+  db: Db,
+  repository: RepositoryRow,
+  suite: SuiteRow,
+  component: string,
+  packages: { binaries: readonly Binary[]; sources: readonly Source[] },
+  force: boolean,
+): Promise<IncludeResult> {
+  const pool = [
+    ...packages.binaries.map((b) => ({
+      path: b.pool_path,
+      sha256: b.sha256,
+      size: b.size,
+      artifactId: b.artifactId,
+    })),
+    ...packages.sources.flatMap((s) => s.files),
+  ];
+  const existing = await findPoolFiles(
+    db,
+    repository.id,
+    pool.map((p) => p.path),
+  );
+  for (const file of pool) {
+    const current = existing.get(file.path);
+    if (current !== undefined && current !== file.sha256) {
+      throw new KilnError('conflict', `${file.path} is already in the pool with other content`);
+    }
+  }
+  await insertPoolFiles(
+    db,
+    pool.map((p) => ({
+      repository_id: repository.id,
+      path: p.path,
+      sha256: p.sha256,
+      size: p.size,
+      artifact_id: p.artifactId,
+    })),
+  );
+  const indices = await ensureIndices(db, suite.id, [
+    ...suite.architectures.map((architecture) => ({
+      component,
+      kind: 'packages' as const,
+      architecture,
+    })),
+    { component, kind: 'sources' as const, architecture: '' },
+  ]);
+  const result: IncludeResult = { added: [], replaced: [] };
+  const current = await findBinaries(db, suite.id, packages.binaries);
+  const fresh: NewBinary[] = [];
+  for (const binary of packages.binaries) {
+    const { artifactId: _a, sha256: _s, size: _z, ...row } = binary;
+    const key = `${binary.component}/${binary.package}/${binary.architecture}`;
+    const old = current.get(key);
+    const label = `${binary.package} ${binary.version} ${binary.architecture}`;
+    if (old === undefined) {
+      fresh.push(row);
+      result.added.push(label);
+    } else if (old.version !== binary.version) {
+      if (compareVersions(binary.version, old.version) < 0 && !force) {
+        throw new KilnError(
+          'conflict',
+          `${label} is older than ${old.version} in ${suite.codename} (force to replace)`,
+        );
+      }
+      await replaceBinary(db, old.id, row);
+      result.replaced.push(`${label} (was ${old.version})`);
+    }
+  }
+  const inserted = await insertBinaries(db, fresh);
+  for (const [name, indexId] of indices) {
+    const [kind, , architecture] = name.split('/');
+    if (kind === 'packages') {
+      await addIndexEntries(
+        db,
+        indexId,
+        'binary_id',
+        inserted
+          .filter((b) => b.architecture === architecture || b.architecture === 'all')
+          .map((b) => b.id),
+      );
+    }
+  }
+  const sourcesIndex = indices.get(indexName({ component, kind: 'sources', architecture: '' }));
+  for (const source of packages.sources) {
+    const label = `${source.package} ${source.version} source`;
+    const old = await findSource(db, suite.id, component, source.package);
+    const row = {
+      version: source.version,
+      pool_paths: source.files.map((f) => f.path),
+      stanza: source.stanza,
+    };
+    if (old === undefined) {
+      const id = await insertSource(db, {
+        suite_id: suite.id,
+        component,
+        package: source.package,
+        ...row,
+      });
+      if (sourcesIndex !== undefined) {
+        await addIndexEntries(db, sourcesIndex, 'source_id', [id]);
+      }
+      result.added.push(label);
+    } else if (old.version !== source.version) {
+      if (compareVersions(source.version, old.version) < 0 && !force) {
+        throw new KilnError(
+          'conflict',
+          `${label} is older than ${old.version} in ${suite.codename} (force to replace)`,
+        );
+      }
+      await replaceSource(db, old.id, row);
+      result.replaced.push(`${label} (was ${old.version})`);
+    }
+  }
+  return result;
+}

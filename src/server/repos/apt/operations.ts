@@ -1,0 +1,295 @@
+import { KilnError } from '../../../protocol/errors.ts';
+import type { CopyBody, IncludeBody, RemoveBody } from '../../../protocol/repos.schema.ts';
+import { listArtifactFiles } from '../../artifacts/artifact.repository.ts';
+import type { Db } from '../../db/connect.ts';
+import { addPackages, readPackages, type IncludeResult, type IngestArtifact } from './ingest.ts';
+import {
+  addIndexEntries,
+  deleteBinaries,
+  deleteSources,
+  ensureIndices,
+  indexName,
+} from './package.repository.ts';
+import type { PublisherDeps } from './publisher.ts';
+import {
+  findRepositoryById,
+  findSuite,
+  insertSuite,
+  setSuiteArchitectures,
+  type RepositoryRow,
+  type SuiteRow,
+} from './repository.repository.ts';
+
+/** What changes a repository: the operations run by `apt:*` server-side tasks. */
+
+async function load(
+  db: Db,
+  repositoryId: number,
+  codename: string,
+): Promise<{ repository: RepositoryRow; suite: SuiteRow }> {
+  const repository = await findRepositoryById(db, repositoryId);
+  if (repository === undefined) {
+    throw new KilnError('not_found', `repository ${repositoryId} not found`);
+  }
+  const suite = await findSuite(db, repositoryId, codename);
+  if (suite === undefined) {
+    throw new KilnError('not_found', `repository ${repository.name} has no suite ${codename}`);
+  }
+  return { repository, suite };
+}
+
+/** Adds the packages of artifacts (read once, here) to a suite. */
+export async function includeArtifacts(
+  deps: PublisherDeps,
+  repositoryId: number,
+  request: IncludeBody,
+): Promise<IncludeResult> {
+  const { repository, suite } = await load(deps.db, repositoryId, request.suite);
+  const component = request.component ?? suite.components[0] ?? 'main';
+  if (!suite.components.includes(component)) {
+    throw new KilnError('bad_request', `suite ${suite.codename} has no component ${component}`);
+  }
+  const artifacts: IngestArtifact[] = [];
+  for (const id of request.artifacts) {
+    const row = await deps.db
+      .selectFrom('artifacts')
+      .select(['id', 'type'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (row === undefined) {
+      throw new KilnError('not_found', `artifact ${id} not found`);
+    }
+    const files = await listArtifactFiles(deps.db, id);
+    const incomplete = files.find((f) => !f.complete);
+    if (incomplete !== undefined) {
+      throw new KilnError(
+        'incomplete_upload',
+        `${incomplete.path} of artifact ${id} is not uploaded yet`,
+      );
+    }
+    artifacts.push({ id: row.id, type: row.type, files });
+  }
+  const packages = await readPackages(deps.store, artifacts, suite, component);
+  return deps.db
+    .transaction()
+    .execute((db) =>
+      addPackages(db, repository, suite, component, packages, request.force === true),
+    );
+}
+
+/** Removes a source with its binaries, or one architecture's binary. */
+export async function removePackage(
+  deps: PublisherDeps,
+  repositoryId: number,
+  request: RemoveBody,
+): Promise<string[]> {
+  const { suite } = await load(deps.db, repositoryId, request.suite);
+  return deps.db.transaction().execute(async (db) => {
+    let binaries = db
+      .selectFrom('apt_binaries')
+      .select(['id', 'package', 'version', 'architecture'])
+      .where('suite_id', '=', suite.id);
+    binaries =
+      request.architecture === undefined
+        ? binaries.where((eb) =>
+            eb.or([eb('source', '=', request.package), eb('package', '=', request.package)]),
+          )
+        : binaries
+            .where('package', '=', request.package)
+            .where('architecture', '=', request.architecture);
+    const gone = await binaries.execute();
+    const sources =
+      request.architecture === undefined
+        ? await db
+            .selectFrom('apt_sources')
+            .select(['id', 'package', 'version'])
+            .where('suite_id', '=', suite.id)
+            .where('package', '=', request.package)
+            .execute()
+        : [];
+    if (gone.length === 0 && sources.length === 0) {
+      throw new KilnError(
+        'not_found',
+        `suite ${suite.codename} has no ${request.package}${request.architecture === undefined ? '' : ` for ${request.architecture}`}`,
+      );
+    }
+    await deleteBinaries(
+      db,
+      gone.map((b) => b.id),
+    );
+    await deleteSources(
+      db,
+      sources.map((s) => s.id),
+    );
+    return [
+      ...gone.map((b) => `${b.package} ${b.version} ${b.architecture}`),
+      ...sources.map((s) => `${s.package} ${s.version} source`),
+    ];
+  });
+}
+
+/** Copies binaries and sources (all, or given source packages) from one suite to another. */
+export async function copyPackages(
+  deps: PublisherDeps,
+  repositoryId: number,
+  request: CopyBody,
+): Promise<number> {
+  const { suite: from } = await load(deps.db, repositoryId, request.from);
+  const { suite: to } = await load(deps.db, repositoryId, request.to);
+  return deps.db.transaction().execute(async (db) => {
+    let binaries = db.selectFrom('apt_binaries').selectAll().where('suite_id', '=', from.id);
+    let sources = db.selectFrom('apt_sources').selectAll().where('suite_id', '=', from.id);
+    if (request.packages !== undefined) {
+      binaries = binaries.where('source', 'in', request.packages);
+      sources = sources.where('package', 'in', request.packages);
+    }
+    const copiedBinaries = (await binaries.execute()).filter(
+      (b) =>
+        (b.architecture === 'all' || to.architectures.includes(b.architecture)) &&
+        to.components.includes(b.component),
+    );
+    const copiedSources = (await sources.execute()).filter((s) =>
+      to.components.includes(s.component),
+    );
+    // Copies replace what the target suite has of the same packages.
+    await deleteBinaries(
+      db,
+      (
+        await db
+          .selectFrom('apt_binaries')
+          .select('id')
+          .where('suite_id', '=', to.id)
+          .where('package', 'in', ['', ...copiedBinaries.map((b) => b.package)])
+          .execute()
+      ).map((r) => r.id),
+    );
+    await deleteSources(
+      db,
+      (
+        await db
+          .selectFrom('apt_sources')
+          .select('id')
+          .where('suite_id', '=', to.id)
+          .where('package', 'in', ['', ...copiedSources.map((s) => s.package)])
+          .execute()
+      ).map((r) => r.id),
+    );
+    const indices = await ensureIndices(db, to.id, [
+      ...to.components.flatMap((component) => [
+        ...to.architectures.map((architecture) => ({
+          component,
+          kind: 'packages' as const,
+          architecture,
+        })),
+        { component, kind: 'sources' as const, architecture: '' },
+      ]),
+    ]);
+    for (let i = 0; i < copiedBinaries.length; i += 500) {
+      const batch = copiedBinaries.slice(i, i + 500);
+      const inserted = await db
+        .insertInto('apt_binaries')
+        .values(batch.map(({ id: _id, added_at: _at, ...b }) => ({ ...b, suite_id: to.id })))
+        .returning(['id', 'component', 'architecture'])
+        .execute();
+      for (const [name, indexId] of indices) {
+        const [kind, component, architecture] = name.split('/');
+        if (kind === 'packages') {
+          await addIndexEntries(
+            db,
+            indexId,
+            'binary_id',
+            inserted
+              .filter(
+                (b) =>
+                  b.component === component &&
+                  (b.architecture === architecture || b.architecture === 'all'),
+              )
+              .map((b) => b.id),
+          );
+        }
+      }
+    }
+    for (const source of copiedSources) {
+      const { id: _id, added_at: _at, ...row } = source;
+      const inserted = await db
+        .insertInto('apt_sources')
+        .values({ ...row, suite_id: to.id })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const indexId = indices.get(
+        indexName({ component: source.component, kind: 'sources', architecture: '' }),
+      );
+      if (indexId !== undefined) {
+        await addIndexEntries(db, indexId, 'source_id', [inserted.id]);
+      }
+    }
+    return copiedBinaries.length + copiedSources.length;
+  });
+}
+
+/** Snapshots a suite: a new suite `name` with the same contents, frozen unless changed. */
+export async function snapshotSuite(
+  deps: PublisherDeps,
+  repositoryId: number,
+  request: { suite: string; name: string },
+): Promise<number> {
+  const { suite } = await load(deps.db, repositoryId, request.suite);
+  if ((await findSuite(deps.db, repositoryId, request.name)) !== undefined) {
+    throw new KilnError('already_exists', `suite ${request.name} already exists`);
+  }
+  await insertSuite(deps.db, {
+    repository_id: repositoryId,
+    codename: request.name,
+    suite: request.name,
+    components: suite.components,
+    architectures: suite.architectures,
+  });
+  return copyPackages(deps, repositoryId, { from: suite.codename, to: request.name });
+}
+
+/** Adds an architecture to a suite; its Packages start with the suite's `all` packages. */
+export async function addArchitecture(
+  deps: PublisherDeps,
+  repositoryId: number,
+  request: { suite: string; architecture: string },
+): Promise<void> {
+  const { suite } = await load(deps.db, repositoryId, request.suite);
+  if (suite.architectures.includes(request.architecture)) {
+    throw new KilnError(
+      'already_exists',
+      `suite ${suite.codename} already has ${request.architecture}`,
+    );
+  }
+  await deps.db.transaction().execute(async (db) => {
+    await setSuiteArchitectures(db, suite.id, [...suite.architectures, request.architecture]);
+    const indices = await ensureIndices(
+      db,
+      suite.id,
+      suite.components.map((component) => ({
+        component,
+        kind: 'packages' as const,
+        architecture: request.architecture,
+      })),
+    );
+    for (const component of suite.components) {
+      const indexId = indices.get(
+        indexName({ component, kind: 'packages', architecture: request.architecture }),
+      );
+      const all = await db
+        .selectFrom('apt_binaries')
+        .select('id')
+        .where('suite_id', '=', suite.id)
+        .where('component', '=', component)
+        .where('architecture', '=', 'all')
+        .execute();
+      if (indexId !== undefined) {
+        await addIndexEntries(
+          db,
+          indexId,
+          'binary_id',
+          all.map((b) => b.id),
+        );
+      }
+    }
+  });
+}

@@ -1,0 +1,328 @@
+import { gzipSync } from 'node:zlib';
+import { sql } from 'kysely';
+import { KilnError } from '../../../protocol/errors.ts';
+import type { Db } from '../../db/connect.ts';
+import type { FileStore } from '../../files/file-store.ts';
+import { storeContent } from '../../files/stored-content.ts';
+import type { Signer } from '../../signer/signer.ts';
+import {
+  ensureIndices,
+  listChunks,
+  listChunkStanzas,
+  listDirtyChunks,
+  saveChunk,
+} from './package.repository.ts';
+import { releaseText, type IndexFile } from './release.ts';
+import {
+  findRepositoryById,
+  listRepositoryKeys,
+  listSuites,
+  type RepositoryRow,
+  type SuiteRow,
+} from './repository.repository.ts';
+
+export interface PublisherDeps {
+  readonly db: Db;
+  readonly store: FileStore;
+  readonly signer: Signer;
+}
+
+export interface PublishResult {
+  readonly number: number;
+  readonly files: number;
+}
+
+// Serialises publications of one repository across servers.
+const publishLockSpace = 0x61707470;
+
+/**
+ * Publishes a repository: rebuilds the index chunks its changes made dirty,
+ * writes every changed index file (plain and gzip), makes and signs each
+ * suite's Release (InRelease and Release.gpg), and records an immutable,
+ * numbered publication that becomes current in one transaction. A client
+ * sees the old publication or the new one, never a mix: index files are
+ * content-addressed and fetched by hash.
+ *
+ * Signing happens between two transactions, so that no transaction waits on
+ * the signer (which may be remote, and on PGlite shares the one connection).
+ * The second transaction records the publication only if nothing changed
+ * the repository meanwhile; otherwise the publisher starts again.
+ */
+export async function publishRepository(
+  deps: PublisherDeps,
+  repositoryId: number,
+): Promise<PublishResult> {
+  for (let attempt = 1; ; attempt++) {
+    const prepared = await deps.db
+      .transaction()
+      .execute(async (db) => prepare(deps, db, repositoryId));
+    const signed = await Promise.all(
+      prepared.releases.map(async ({ base, release }) => ({
+        base,
+        files: {
+          Release: release,
+          InRelease: await deps.signer.clearsign(prepared.keyIds, release),
+          'Release.gpg': await deps.signer.detachSign(prepared.keyIds, release),
+        },
+      })),
+    );
+    const recorded = await deps.db.transaction().execute(async (db) => {
+      await lockRepository(db, repositoryId);
+      if ((await stateOf(db, repositoryId)) !== prepared.state) {
+        return undefined;
+      }
+      const files = [...prepared.files];
+      for (const { base, files: texts } of signed) {
+        for (const [name, text] of Object.entries(texts)) {
+          files.push({
+            path: `${base}/${name}`,
+            ...(await storeContent(db, deps.store, Buffer.from(text, 'utf8'))),
+          });
+        }
+      }
+      return recordPublication(db, prepared.repository, files);
+    });
+    if (recorded !== undefined) {
+      return recorded;
+    }
+    if (attempt === 5) {
+      throw new KilnError('conflict', 'the repository kept changing while it was published');
+    }
+  }
+}
+
+/** Serialises publications (and rollbacks) of one repository across servers. */
+export async function lockRepository(db: Db, repositoryId: number): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${publishLockSpace}, ${repositoryId}::int)`.execute(db);
+}
+
+interface Prepared {
+  readonly repository: RepositoryRow;
+  readonly keyIds: readonly number[];
+  readonly files: readonly { path: string; sha256: string; size: number }[];
+  readonly releases: readonly { base: string; release: string }[];
+  readonly state: string;
+}
+
+/** The index files and the Release text of every suite, from the repository as it is now. */
+async function prepare(deps: PublisherDeps, db: Db, repositoryId: number): Promise<Prepared> {
+  await lockRepository(db, repositoryId);
+  const repository = await findRepositoryById(db, repositoryId);
+  if (repository === undefined) {
+    throw new KilnError('not_found', `repository ${repositoryId} not found`);
+  }
+  const keyIds = (await listRepositoryKeys(db, repositoryId)).map((k) => k.key_id);
+  if (keyIds.length === 0) {
+    throw new KilnError('conflict', `repository ${repository.name} has no signing key`);
+  }
+  const previous = await previousFiles(db, repository);
+  const files: { path: string; sha256: string; size: number }[] = [];
+  const releases: { base: string; release: string }[] = [];
+  const now = new Date();
+  for (const suite of await listSuites(db, repositoryId)) {
+    const indexFiles = await publishSuiteIndices(deps, db, suite, previous);
+    const base = `dists/${suite.codename}`;
+    releases.push({ base, release: releaseText(repository, suite, indexFiles, now) });
+    files.push(...indexFiles.map((f) => ({ ...f, path: `${base}/${f.path}` })));
+  }
+  return { repository, keyIds, files, releases, state: await stateOf(db, repositoryId) };
+}
+
+/**
+ * What a publication is made from, in one string: the suites, the signing
+ * keys, the current publication and whether any index chunk is dirty. Every
+ * change to a repository changes it.
+ */
+async function stateOf(db: Db, repositoryId: number): Promise<string> {
+  const [repository, suites, keys, dirty] = await Promise.all([
+    findRepositoryById(db, repositoryId),
+    listSuites(db, repositoryId),
+    listRepositoryKeys(db, repositoryId),
+    db
+      .selectFrom('apt_index_chunks as c')
+      .innerJoin('apt_indices as i', 'i.id', 'c.index_id')
+      .innerJoin('apt_suites as s', 's.id', 'i.suite_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('s.repository_id', '=', repositoryId)
+      .where('c.dirty', '=', true)
+      .executeTakeFirst(),
+  ]);
+  return JSON.stringify([
+    repository?.current_publication_id,
+    repository?.valid_for,
+    suites.map((s) => [s.id, s.codename, s.suite, s.components, s.architectures]),
+    keys.map((k) => [k.key_id, k.state]),
+    dirty?.n ?? 0,
+  ]);
+}
+
+type PreviousFiles = ReadonlyMap<string, { sha256: string; size: number }>;
+
+async function previousFiles(db: Db, repository: RepositoryRow): Promise<PreviousFiles> {
+  if (repository.current_publication_id === null) {
+    return new Map();
+  }
+  const rows = await db
+    .selectFrom('apt_publication_files')
+    .select(['path', 'sha256', 'size'])
+    .where('publication_id', '=', repository.current_publication_id)
+    .execute();
+  return new Map(rows.map((r) => [r.path, r]));
+}
+
+const emptyGzip = gzipSync(Buffer.alloc(0));
+
+/**
+ * The index files of a suite: for every index, rebuilds its dirty chunks and,
+ * when any changed (or it was never published), writes the index from its
+ * chunks; an unchanged index keeps the previous publication's files.
+ */
+async function publishSuiteIndices(
+  deps: PublisherDeps,
+  db: Db,
+  suite: SuiteRow,
+  previous: PreviousFiles,
+): Promise<IndexFile[]> {
+  const indices = await ensureIndices(db, suite.id, [
+    ...suite.components.flatMap((component) => [
+      ...suite.architectures.map((architecture) => ({
+        component,
+        kind: 'packages' as const,
+        architecture,
+      })),
+      { component, kind: 'sources' as const, architecture: '' },
+    ]),
+  ]);
+  const wanted = [...indices].filter(([name]) => {
+    const [kind, component, architecture] = name.split('/');
+    return (
+      component !== undefined &&
+      suite.components.includes(component) &&
+      (kind === 'sources' ||
+        (architecture !== undefined && suite.architectures.includes(architecture)))
+    );
+  });
+  const ids = wanted.map(([, id]) => id);
+  const changed = new Set<number>();
+  for (const chunk of await listDirtyChunks(db, ids)) {
+    const kind =
+      wanted.find(([, id]) => id === chunk.index_id)?.[0].split('/')[0] === 'sources'
+        ? 'sources'
+        : 'packages';
+    const stanzas = await listChunkStanzas(db, chunk.index_id, chunk.chunk, kind);
+    changed.add(chunk.index_id);
+    if (stanzas.length === 0) {
+      await saveChunk(db, chunk.index_id, chunk.chunk, undefined);
+      continue;
+    }
+    // Each stanza is followed by a blank line, so chunks concatenate into an index.
+    const text = Buffer.from(stanzas.map((s) => `${s}\n`).join(''), 'utf8');
+    const plain = await storeContent(db, deps.store, text);
+    const gz = await storeContent(db, deps.store, gzipSync(text, { level: 6 }));
+    await saveChunk(db, chunk.index_id, chunk.chunk, {
+      text_sha256: plain.sha256,
+      text_size: plain.size,
+      gz_sha256: gz.sha256,
+      gz_size: gz.size,
+    });
+  }
+  const chunks = await listChunks(db, ids);
+  const files: IndexFile[] = [];
+  for (const [name, id] of wanted) {
+    const [kind, component, architecture] = name.split('/');
+    const dir =
+      kind === 'sources'
+        ? `${component ?? ''}/source`
+        : `${component ?? ''}/binary-${architecture ?? ''}`;
+    const base = kind === 'sources' ? 'Sources' : 'Packages';
+    const plainPath = `${dir}/${base}`;
+    const gzPath = `${dir}/${base}.gz`;
+    const before = [
+      previous.get(`dists/${suite.codename}/${plainPath}`),
+      previous.get(`dists/${suite.codename}/${gzPath}`),
+    ];
+    if (!changed.has(id) && before[0] !== undefined && before[1] !== undefined) {
+      files.push(
+        { path: plainPath, sha256: before[0].sha256, size: before[0].size },
+        { path: gzPath, sha256: before[1].sha256, size: before[1].size },
+      );
+      continue;
+    }
+    const own = chunks.filter(
+      (c) => c.index_id === id && c.text_sha256 !== null && c.gz_sha256 !== null,
+    );
+    // gzip allows concatenated members (RFC 1952 §2.2): the .gz is the chunks' members in order.
+    const plain = await storeContent(
+      db,
+      deps.store,
+      concatenate(
+        deps.store,
+        own.map((c) => c.text_sha256 ?? ''),
+      ),
+    );
+    const gz =
+      own.length === 0
+        ? await storeContent(db, deps.store, emptyGzip)
+        : await storeContent(
+            db,
+            deps.store,
+            concatenate(
+              deps.store,
+              own.map((c) => c.gz_sha256 ?? ''),
+            ),
+          );
+    files.push({ path: plainPath, ...plain }, { path: gzPath, ...gz });
+  }
+  return files;
+}
+
+async function* concatenate(store: FileStore, parts: readonly string[]): AsyncGenerator<Buffer> {
+  for (const sha256 of parts) {
+    for await (const chunk of await store.openRead(sha256)) {
+      yield chunk as Buffer;
+    }
+  }
+}
+
+async function recordPublication(
+  db: Db,
+  repository: RepositoryRow,
+  files: readonly { path: string; sha256: string; size: number }[],
+): Promise<PublishResult> {
+  const last = await db
+    .selectFrom('apt_publications')
+    .select((eb) => eb.fn.max('number').as('n'))
+    .where('repository_id', '=', repository.id)
+    .executeTakeFirst();
+  const number = (last?.n ?? 0) + 1;
+  const publication = await db
+    .insertInto('apt_publications')
+    .values({ repository_id: repository.id, number })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  await db
+    .insertInto('apt_publication_files')
+    .values(
+      files.map((f) => ({
+        publication_id: publication.id,
+        path: f.path,
+        sha256: f.sha256,
+        size: f.size,
+        parts: null,
+      })),
+    )
+    .execute();
+  await db
+    .updateTable('apt_repositories')
+    .set({ current_publication_id: publication.id })
+    .where('id', '=', repository.id)
+    .execute();
+  // History expires by policy: the newest publications are kept (and the current one).
+  await db
+    .deleteFrom('apt_publications')
+    .where('repository_id', '=', repository.id)
+    .where('number', '<=', number - repository.keep_publications)
+    .where('id', '!=', publication.id)
+    .execute();
+  return { number, files: files.length };
+}
