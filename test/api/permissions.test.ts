@@ -35,6 +35,7 @@ import {
   type WorkspaceFixture,
 } from '../helpers/permission-fixtures.ts';
 import { seesPrivate, type Rule } from '../helpers/permission-rules.ts';
+import { repoRows } from '../helpers/repo-permission-rows.ts';
 import { taskRows, taskWorkspaceRows, workerRows } from '../helpers/task-permission-rows.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -299,7 +300,7 @@ forEachDatabase((backend) => {
     const documented = Object.entries(document.body.paths as Record<string, object>).flatMap(
       ([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`),
     );
-    // The rows of tasks and workers run in task-permissions.test.ts.
+    // The rows of tasks and workers run in task-permissions.test.ts, of repositories in repo-permissions.test.ts.
     const rows = [
       ...instanceRows,
       ...workspaceRows,
@@ -307,6 +308,7 @@ forEachDatabase((backend) => {
       ...taskWorkspaceRows,
       ...taskRows,
       ...workerRows,
+      ...repoRows,
     ];
     const covered = new Set(rows.map((row) => `${row.method} ${row.path}`));
     const missing = documented.filter((operation) => !covered.has(operation));

@@ -351,7 +351,9 @@ export function registerRepoCommands(program: Command): void {
 
   repo
     .command('rollback')
-    .description('make an earlier publication current again')
+    .description(
+      "serve an earlier publication's indices again, signed afresh (the next change publishes the contents)",
+    )
     .argument('<workspace>')
     .argument('<name>')
     .argument('<publication>')
@@ -360,7 +362,10 @@ export function registerRepoCommands(program: Command): void {
         const task = await runOperation(await context.client(), workspace, name, 'rollback', {
           publication: Number(publication),
         });
-        context.output.print(task, () => `Publication ${publication} is current`);
+        context.output.print(
+          task,
+          (t) => `Publication ${publicationOf(t)} serves what publication ${publication} served`,
+        );
       }),
     );
 
@@ -472,7 +477,7 @@ async function uploadPackages(
 }
 
 interface Tree {
-  readonly files: readonly { path: string; sha256: string; size: number }[];
+  readonly items: readonly { path: string; sha256: string; size: number }[];
 }
 
 /**
@@ -488,7 +493,7 @@ async function exportRepository(
 ): Promise<number> {
   const tree = await client.json<Tree>('GET', `${path(workspace, name)}/tree`);
   const serve = `/repos/${encodeURIComponent(workspace)}/${encodeURIComponent(name)}/`;
-  const ordered = [...tree.files].sort((a, b) => rank(a.path) - rank(b.path));
+  const ordered = [...tree.items].sort((a, b) => rank(a.path) - rank(b.path));
   for (const file of ordered) {
     const target = join(dir, ...file.path.split('/'));
     await mkdir(dirname(target), { recursive: true });

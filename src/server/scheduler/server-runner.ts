@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { sql } from 'kysely';
+import { KilnError } from '../../protocol/errors.ts';
 import type { TaskRow } from '../db/schema.ts';
 import { claimNextTask } from './claim.repository.ts';
 import type { SchedulerDeps } from './scheduler.ts';
@@ -102,7 +103,7 @@ export function startServerRunner(deps: SchedulerDeps, slots: number): ServerRun
       }
     } catch (error) {
       outcome = {
-        result: 'error',
+        result: isRefusal(error) ? 'failure' : 'error',
         message: error instanceof Error ? error.message : String(error),
       };
     } finally {
@@ -128,4 +129,15 @@ export function startServerRunner(deps: SchedulerDeps, slots: number): ServerRun
       await Promise.all(loops);
     },
   };
+}
+
+/**
+ * Whether a server-side task refused its input (the submitter's fault: a
+ * `failure`, not retried) rather than met trouble of the farm's (an `error`).
+ */
+function isRefusal(error: unknown): boolean {
+  return (
+    error instanceof KilnError &&
+    ['bad_request', 'conflict', 'not_found', 'already_exists'].includes(error.code)
+  );
 }

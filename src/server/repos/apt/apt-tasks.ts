@@ -14,7 +14,6 @@ import {
   snapshotSuite,
 } from './operations.ts';
 import { publishRepository, type PublisherDeps } from './publisher.ts';
-import { rollbackRepository } from './rollback.ts';
 
 const Repo = { repository: Type.Integer({ minimum: 1 }) };
 /** A request body's schema with the repository's id added. */
@@ -145,9 +144,12 @@ export function createAptTaskTypes(deps: PublisherDeps): TaskType[] {
       timeLimit: 600,
       async run(context) {
         const input = context.input as { repository: number; publication: number };
-        await rollbackRepository(deps.db, input.repository, input.publication);
-        await context.log(`publication ${input.publication} is current again\n`);
-        return { result: 'success', output: { publication: input.publication } };
+        const published = await publishRepository(deps, input.repository, {
+          from: input.publication,
+        });
+        const summary = `publication ${published.number} serves what publication ${input.publication} served`;
+        await context.log(`${summary}\n`);
+        return { result: 'success', output: { publication: published.number }, message: summary };
       },
     }),
   ];

@@ -51,11 +51,12 @@ const publishLockSpace = 0x61707470;
 export async function publishRepository(
   deps: PublisherDeps,
   repositoryId: number,
+  options: PublishOptions = {},
 ): Promise<PublishResult> {
   for (let attempt = 1; ; attempt++) {
     const prepared = await deps.db
       .transaction()
-      .execute(async (db) => prepare(deps, db, repositoryId));
+      .execute(async (db) => prepare(deps, db, repositoryId, options.from));
     const signed = await Promise.all(
       prepared.releases.map(async ({ base, release }) => ({
         base,
@@ -96,16 +97,32 @@ export async function lockRepository(db: Db, repositoryId: number): Promise<void
   await sql`select pg_advisory_xact_lock(${publishLockSpace}, ${repositoryId}::int)`.execute(db);
 }
 
+export interface PublishOptions {
+  /**
+   * Publish the index files of this earlier publication instead of the
+   * repository's contents (a rollback), with Release files signed afresh so
+   * that apt, which refuses a Release older than the one it has, takes them.
+   * The contents stay as they are: the next publication is made from them
+   * (the earlier files carry no `parts`, so every index is written again).
+   */
+  readonly from?: number;
+}
+
 interface Prepared {
   readonly repository: RepositoryRow;
   readonly keyIds: readonly number[];
-  readonly files: readonly { path: string; sha256: string; size: number }[];
+  readonly files: readonly IndexFile[];
   readonly releases: readonly { base: string; release: string }[];
   readonly state: string;
 }
 
 /** The index files and the Release text of every suite, from the repository as it is now. */
-async function prepare(deps: PublisherDeps, db: Db, repositoryId: number): Promise<Prepared> {
+async function prepare(
+  deps: PublisherDeps,
+  db: Db,
+  repositoryId: number,
+  from: number | undefined,
+): Promise<Prepared> {
   await lockRepository(db, repositoryId);
   const repository = await findRepositoryById(db, repositoryId);
   if (repository === undefined) {
@@ -116,12 +133,19 @@ async function prepare(deps: PublisherDeps, db: Db, repositoryId: number): Promi
     throw new KilnError('conflict', `repository ${repository.name} has no signing key`);
   }
   const previous = await previousFiles(db, repository);
-  const files: { path: string; sha256: string; size: number }[] = [];
+  const earlier = from === undefined ? undefined : await publicationFiles(db, repository, from);
+  const files: IndexFile[] = [];
   const releases: { base: string; release: string }[] = [];
   const now = new Date();
   for (const suite of await listSuites(db, repositoryId)) {
-    const indexFiles = await publishSuiteIndices(deps, db, suite, previous);
     const base = `dists/${suite.codename}`;
+    const indexFiles =
+      earlier === undefined
+        ? await publishSuiteIndices(deps, db, suite, previous)
+        : indexFilesOf(earlier, base);
+    if (indexFiles.length === 0) {
+      continue; // A suite made after the earlier publication.
+    }
     releases.push({ base, release: releaseText(repository, suite, indexFiles, now) });
     files.push(...indexFiles.map((f) => ({ ...f, path: `${base}/${f.path}` })));
   }
@@ -156,7 +180,40 @@ async function stateOf(db: Db, repositoryId: number): Promise<string> {
   ]);
 }
 
-type PreviousFiles = ReadonlyMap<string, { sha256: string; size: number }>;
+type PreviousFiles = ReadonlyMap<
+  string,
+  { sha256: string; size: number; parts: readonly string[] | null }
+>;
+
+/** The files of publication `number`, by path; `not_found` if it expired. */
+async function publicationFiles(
+  db: Db,
+  repository: RepositoryRow,
+  number: number,
+): Promise<PreviousFiles> {
+  const publication = await db
+    .selectFrom('apt_publications')
+    .select('id')
+    .where('repository_id', '=', repository.id)
+    .where('number', '=', number)
+    .executeTakeFirst();
+  if (publication === undefined) {
+    throw new KilnError('not_found', `publication ${number} not found (it may have expired)`);
+  }
+  const rows = await db
+    .selectFrom('apt_publication_files')
+    .select(['path', 'sha256', 'size', 'parts'])
+    .where('publication_id', '=', publication.id)
+    .execute();
+  return new Map(rows.map((r) => [r.path, r]));
+}
+
+/** The index files under `base` (a suite's dists/ directory), without its Release files. */
+function indexFilesOf(files: PreviousFiles, base: string): IndexFile[] {
+  return [...files]
+    .filter(([path]) => path.startsWith(`${base}/`) && !/\/(In)?Release(\.gpg)?$/.test(path))
+    .map(([path, f]) => ({ path: path.slice(base.length + 1), sha256: f.sha256, size: f.size }));
+}
 
 async function previousFiles(db: Db, repository: RepositoryRow): Promise<PreviousFiles> {
   if (repository.current_publication_id === null) {
@@ -164,7 +221,7 @@ async function previousFiles(db: Db, repository: RepositoryRow): Promise<Previou
   }
   const rows = await db
     .selectFrom('apt_publication_files')
-    .select(['path', 'sha256', 'size'])
+    .select(['path', 'sha256', 'size', 'parts'])
     .where('publication_id', '=', repository.current_publication_id)
     .execute();
   return new Map(rows.map((r) => [r.path, r]));
@@ -173,9 +230,11 @@ async function previousFiles(db: Db, repository: RepositoryRow): Promise<Previou
 const emptyGzip = gzipSync(Buffer.alloc(0));
 
 /**
- * The index files of a suite: for every index, rebuilds its dirty chunks and,
- * when any changed (or it was never published), writes the index from its
- * chunks; an unchanged index keeps the previous publication's files.
+ * The index files of a suite: rebuilds the dirty chunks of its indices, then
+ * writes each index whose chunks are not the ones the previous publication's
+ * file was made of (its `parts`); an unchanged index keeps that file. Which
+ * chunks were dirty does not decide it: a publish that died after rebuilding
+ * them must still write the indices they changed.
  */
 async function publishSuiteIndices(
   deps: PublisherDeps,
@@ -203,14 +262,12 @@ async function publishSuiteIndices(
     );
   });
   const ids = wanted.map(([, id]) => id);
-  const changed = new Set<number>();
   for (const chunk of await listDirtyChunks(db, ids)) {
     const kind =
       wanted.find(([, id]) => id === chunk.index_id)?.[0].split('/')[0] === 'sources'
         ? 'sources'
         : 'packages';
     const stanzas = await listChunkStanzas(db, chunk.index_id, chunk.chunk, kind);
-    changed.add(chunk.index_id);
     if (stanzas.length === 0) {
       await saveChunk(db, chunk.index_id, chunk.chunk, undefined);
       continue;
@@ -241,16 +298,28 @@ async function publishSuiteIndices(
       previous.get(`dists/${suite.codename}/${plainPath}`),
       previous.get(`dists/${suite.codename}/${gzPath}`),
     ];
-    if (!changed.has(id) && before[0] !== undefined && before[1] !== undefined) {
-      files.push(
-        { path: plainPath, sha256: before[0].sha256, size: before[0].size },
-        { path: gzPath, sha256: before[1].sha256, size: before[1].size },
-      );
-      continue;
-    }
     const own = chunks.filter(
       (c) => c.index_id === id && c.text_sha256 !== null && c.gz_sha256 !== null,
     );
+    const textParts = own.map((c) => c.text_sha256 ?? '');
+    const gzParts = own.map((c) => c.gz_sha256 ?? '');
+    if (sameParts(before[0]?.parts, textParts) && sameParts(before[1]?.parts, gzParts)) {
+      files.push(
+        {
+          path: plainPath,
+          sha256: before[0]?.sha256 ?? '',
+          size: before[0]?.size ?? 0,
+          parts: textParts,
+        },
+        {
+          path: gzPath,
+          sha256: before[1]?.sha256 ?? '',
+          size: before[1]?.size ?? 0,
+          parts: gzParts,
+        },
+      );
+      continue;
+    }
     // gzip allows concatenated members (RFC 1952 §2.2): the .gz is the chunks' members in order.
     const plain = await storeContent(
       db,
@@ -271,9 +340,16 @@ async function publishSuiteIndices(
               own.map((c) => c.gz_sha256 ?? ''),
             ),
           );
-    files.push({ path: plainPath, ...plain }, { path: gzPath, ...gz });
+    files.push(
+      { path: plainPath, ...plain, parts: textParts },
+      { path: gzPath, ...gz, parts: gzParts },
+    );
   }
   return files;
+}
+
+function sameParts(before: readonly string[] | null | undefined, now: readonly string[]): boolean {
+  return before != null && before.length === now.length && before.every((p, i) => p === now[i]);
 }
 
 async function* concatenate(store: FileStore, parts: readonly string[]): AsyncGenerator<Buffer> {
@@ -287,7 +363,7 @@ async function* concatenate(store: FileStore, parts: readonly string[]): AsyncGe
 async function recordPublication(
   db: Db,
   repository: RepositoryRow,
-  files: readonly { path: string; sha256: string; size: number }[],
+  files: readonly IndexFile[],
 ): Promise<PublishResult> {
   const last = await db
     .selectFrom('apt_publications')
@@ -308,7 +384,7 @@ async function recordPublication(
         path: f.path,
         sha256: f.sha256,
         size: f.size,
-        parts: null,
+        parts: f.parts === undefined ? null : [...f.parts],
       })),
     )
     .execute();

@@ -169,7 +169,7 @@ export function registerRepositoryRoutes(app: App, deps: RepositoryDeps): void {
         params: RepositoryParams,
         response: {
           200: Type.Object({
-            files: Type.Array(
+            items: Type.Array(
               Type.Object({ path: Type.String(), sha256: Type.String(), size: Type.Integer() }),
             ),
           }),
@@ -178,7 +178,7 @@ export function registerRepositoryRoutes(app: App, deps: RepositoryDeps): void {
       },
     },
     async (request) => ({
-      files: await listTree(
+      items: await listTree(
         deps,
         request.actor,
         request.params.workspace,

@@ -194,6 +194,14 @@ export async function submitRepositoryTask(
   input: Record<string, unknown>,
 ): Promise<Task> {
   const { repository } = await authorizeRepository(deps.db, actor, workspace, name, 'write');
+  // Refuse a suite that does not exist now, rather than in a task that fails later.
+  const codenames = new Set((await listSuites(deps.db, repository.id)).map((s) => s.codename));
+  for (const field of ['suite', 'from', 'to']) {
+    const codename = input[field];
+    if (typeof codename === 'string' && !codenames.has(codename)) {
+      throw new KilnError('not_found', `suite ${codename} not found in ${workspace}/${name}`);
+    }
+  }
   return submitTask(
     deps.tasks,
     actor,

@@ -1,0 +1,44 @@
+/**
+ * Small binary packages built by dpkg-deb, for tests of repositories: a
+ * control file, one file of content, nothing else.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface DebSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly architecture: string;
+  readonly depends?: string;
+  /** What the package's one file says; differs between builds of one version when set. */
+  readonly content?: string;
+}
+
+/** Builds `<name>_<version>_<architecture>.deb` in `dir`; returns its path. */
+export async function buildDeb(dir: string, spec: DebSpec): Promise<string> {
+  const tree = join(dir, `tree-${spec.name}-${spec.version}-${spec.architecture}`);
+  await rm(tree, { recursive: true, force: true });
+  await mkdir(join(tree, 'DEBIAN'), { recursive: true });
+  const docs = join(tree, 'usr', 'share', 'doc', spec.name);
+  await mkdir(docs, { recursive: true });
+  await writeFile(join(docs, 'hello'), spec.content ?? `${spec.name} ${spec.version}\n`);
+  const control = [
+    `Package: ${spec.name}`,
+    `Version: ${spec.version}`,
+    `Architecture: ${spec.architecture}`,
+    'Maintainer: Kiln Tests <tests@example.org>',
+    ...(spec.depends === undefined ? [] : [`Depends: ${spec.depends}`]),
+    `Description: ${spec.name} for tests`,
+    ' A package that only carries a file.',
+    '',
+  ].join('\n');
+  await writeFile(join(tree, 'DEBIAN', 'control'), control);
+  const deb = join(dir, `${spec.name}_${spec.version}_${spec.architecture}.deb`);
+  await run('dpkg-deb', ['--root-owner-group', '--build', tree, deb]);
+  await rm(tree, { recursive: true });
+  return deb;
+}

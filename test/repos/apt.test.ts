@@ -1,0 +1,423 @@
+/**
+ * APT repositories end to end with the real apt: packages go in through the
+ * API (uploaded .debs, server-side tasks), apt-get update and install them
+ * from the served repository with `signed-by` and a private APT_CONFIG.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { apiAs, createUserWithToken, type Api } from '../helpers/api.ts';
+import { createAptClient, type AptSourceSpec } from '../helpers/apt.ts';
+import { createWorkspace, expectError, expectStatus } from '../helpers/artifacts.ts';
+import { forEachDatabase } from '../helpers/databases.ts';
+import { buildDeb } from '../helpers/debs.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import {
+  change,
+  currentPublication,
+  operate,
+  packageLines,
+  repoPath,
+  uploadDebs,
+} from './apt-helpers.ts';
+
+forEachDatabase((backend) => {
+  let server: TestServer;
+  let alice: Api;
+  let aliceToken: string;
+  let bob: Api;
+  let work: string;
+  let clients = 0;
+
+  before(async () => {
+    server = await startTestServer(backend);
+    aliceToken = await createUserWithToken(server, 'alice');
+    alice = apiAs(server, aliceToken);
+    bob = apiAs(server, await createUserWithToken(server, 'bob'));
+    await createWorkspace(alice, 'pub', { public: true });
+    await createWorkspace(alice, 'priv', { public: false });
+    work = await mkdtemp(join(tmpdir(), 'kiln-apt-test-'));
+  });
+  after(async () => {
+    await server.close();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const createRepository = async (workspace: string, name: string, architectures: string[]) => {
+    const created = await alice.post(`/api/v1/workspaces/${workspace}/repositories`, {
+      name,
+      suites: [{ codename: 'bookworm', suite: 'stable', architectures }],
+      valid_for: 86400,
+    });
+    expectStatus(created, 201);
+    const key = await alice.get(`${repoPath(workspace, name)}/key`);
+    expectStatus(key, 200);
+    return { key: key.body as string, url: created.body.url as string };
+  };
+
+  const aptFor = async (source: Omit<AptSourceSpec, 'suite' | 'components'>) => {
+    clients += 1;
+    return createAptClient(join(work, `apt-${clients}`), {
+      suite: 'bookworm',
+      components: ['main'],
+      ...source,
+    });
+  };
+
+  describe('installing with apt-get', () => {
+    it('installs a package and its dependency, then upgrades it, per architecture', async () => {
+      const { key, url } = await createRepository('pub', 'main', ['amd64', 'arm64']);
+      assert.equal(url, `${server.url}/repos/pub/main`);
+      const debs = join(work, 'install');
+      const first = await uploadDebs(alice, 'pub', [
+        await buildDeb(debs, {
+          name: 'hello',
+          version: '1.0-1',
+          architecture: 'amd64',
+          depends: 'hello-data (= 1.0-1)',
+        }),
+        await buildDeb(debs, { name: 'hello', version: '1.0-1', architecture: 'arm64' }),
+        await buildDeb(debs, { name: 'hello-data', version: '1.0-1', architecture: 'all' }),
+      ]);
+      const published = await change(alice, 'pub', 'main', 'include', {
+        suite: 'bookworm',
+        artifacts: [first],
+      });
+      assert.equal(published, 2);
+
+      const apt = await aptFor({ uri: url, architectures: ['amd64', 'arm64'], key });
+      const update = await apt.update();
+      assert.match(update, /InRelease/);
+      assert.equal(await apt.candidate('hello'), '1.0-1');
+      assert.equal(await apt.candidate('hello:arm64'), '1.0-1');
+      assert.equal(await apt.candidate('hello-data'), '1.0-1');
+      await apt.install('hello');
+      assert.equal(await apt.installed('hello'), '1.0-1');
+      assert.equal(await apt.installed('hello-data'), '1.0-1');
+      assert.equal(
+        await readFile(join(apt.dir, 'root/usr/share/doc/hello/hello'), 'utf8'),
+        'hello 1.0-1\n',
+      );
+
+      const second = await uploadDebs(alice, 'pub', [
+        await buildDeb(debs, {
+          name: 'hello',
+          version: '1.1-1',
+          architecture: 'amd64',
+          depends: 'hello-data (= 1.0-1)',
+        }),
+      ]);
+      await change(alice, 'pub', 'main', 'include', { suite: 'bookworm', artifacts: [second] });
+      await apt.update();
+      assert.equal(await apt.candidate('hello'), '1.1-1');
+      assert.equal(await apt.candidate('hello:arm64'), '1.0-1', 'arm64 keeps its version');
+      await apt.install('hello');
+      assert.equal(await apt.installed('hello'), '1.1-1');
+
+      const release = await bob.get('/repos/pub/main/dists/bookworm/Release');
+      expectStatus(release, 200);
+      const text = release.body as string;
+      assert.match(text, /^Acquire-By-Hash: yes$/m);
+      assert.match(text, /^Suite: stable$/m);
+      assert.match(text, /^Codename: bookworm$/m);
+      assert.match(text, /^Valid-Until: /m);
+      assert.match(text, /^SHA256:$/m);
+      assert.match(text, / main\/binary-arm64\/Packages\.gz$/m);
+      assert.doesNotMatch(text, / dists\//, 'Release lists paths relative to the suite');
+      assert.deepEqual(await packageLines(alice, 'pub', 'main'), [
+        'bookworm hello 1.0-1 arm64',
+        'bookworm hello 1.1-1 amd64',
+        'bookworm hello-data 1.0-1 all',
+      ]);
+    });
+  });
+
+  describe('private workspaces', () => {
+    it("serves a private workspace's repository only with a member's token (apt's auth.conf)", async () => {
+      const { key, url } = await createRepository('priv', 'secret', ['amd64']);
+      const artifact = await uploadDebs(alice, 'priv', [
+        await buildDeb(join(work, 'private'), {
+          name: 'secret-tool',
+          version: '2.0',
+          architecture: 'amd64',
+        }),
+      ]);
+      await change(alice, 'priv', 'secret', 'include', {
+        suite: 'bookworm',
+        artifacts: [artifact],
+      });
+
+      const withToken = await aptFor({
+        uri: url,
+        architectures: ['amd64'],
+        key,
+        auth: { login: 'alice', password: aliceToken },
+      });
+      await withToken.update();
+      await withToken.install('secret-tool');
+      assert.equal(await withToken.installed('secret-tool'), '2.0');
+
+      const stranger = await aptFor({ uri: url, architectures: ['amd64'], key });
+      const refused = await stranger.aptGet('update', '--error-on=any');
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.output, /404/);
+      assert.equal(await stranger.candidate('secret-tool'), undefined);
+
+      // Bob, not a member, gets what a repository that does not exist gets.
+      for (const path of [
+        'dists/bookworm/InRelease',
+        'key.asc',
+        'pool/main/s/secret-tool/secret-tool_2.0_amd64.deb',
+      ]) {
+        const hidden = await bob.get(`/repos/priv/secret/${path}`);
+        const absent = await bob.get(`/repos/nowhere/secret/${path}`);
+        expectError(hidden, 404, 'not_found');
+        assert.equal(
+          (hidden.body.error.message as string).replace('priv', 'nowhere'),
+          absent.body.error.message,
+        );
+      }
+    });
+  });
+
+  describe('signatures', () => {
+    it('a tampered InRelease makes apt report a bad signature and use nothing', async () => {
+      const { key } = await createRepository('pub', 'signed', ['amd64']);
+      const artifact = await uploadDebs(alice, 'pub', [
+        await buildDeb(join(work, 'signed'), {
+          name: 'signed',
+          version: '1',
+          architecture: 'amd64',
+        }),
+      ]);
+      await change(alice, 'pub', 'signed', 'include', { suite: 'bookworm', artifacts: [artifact] });
+      // A copy of the served tree (what `kiln repo export` writes), with one byte of InRelease changed.
+      const tree = await alice.get(`${repoPath('pub', 'signed')}/tree`);
+      expectStatus(tree, 200);
+      const exported = join(work, 'tampered');
+      for (const file of tree.body.items as { path: string }[]) {
+        const served = await alice.get(`/repos/pub/signed/${file.path}`);
+        expectStatus(served, 200);
+        await mkdir(join(exported, file.path, '..'), { recursive: true });
+        await writeFile(join(exported, file.path), served.raw);
+      }
+      const served = await alice.get('/repos/pub/signed/dists/bookworm/InRelease');
+      const inRelease = served.raw.toString('utf8');
+      assert.match(inRelease, /^Codename: bookworm$/m);
+      await writeFile(
+        join(exported, 'dists/bookworm/InRelease'),
+        inRelease.replace('Codename: bookworm', 'Codename: bookwork'),
+      );
+      const apt = await aptFor({ uri: `file:${exported}`, architectures: ['amd64'], key });
+      const result = await apt.aptGet('update', '--error-on=any');
+      assert.notEqual(result.code, 0);
+      assert.match(result.output, /BADSIG|signatures were invalid|not signed/);
+      assert.equal(await apt.candidate('signed'), undefined);
+    });
+
+    it('rotating the key keeps old clients working until the old key retires', async () => {
+      const { key: oldKey, url } = await createRepository('pub', 'rotated', ['amd64']);
+      const oldClient = await aptFor({ uri: url, architectures: ['amd64'], key: oldKey });
+      await oldClient.update();
+      const rotated = await alice.post(`${repoPath('pub', 'rotated')}/keys/rotate`);
+      expectStatus(rotated, 200);
+      const newKey = (await alice.get(`${repoPath('pub', 'rotated')}/key`)).body as string;
+      await oldClient.update();
+      const inRelease = (await bob.get('/repos/pub/rotated/dists/bookworm/InRelease'))
+        .body as string;
+      assert.equal(inRelease.match(/BEGIN PGP SIGNATURE/g)?.length, 1);
+      const newClient = await aptFor({ uri: url, architectures: ['amd64'], key: newKey });
+      await newClient.update();
+
+      expectStatus(await alice.post(`${repoPath('pub', 'rotated')}/keys/retire`), 200);
+      const stale = await oldClient.aptGet('update', '--error-on=any');
+      assert.notEqual(stale.code, 0, 'the retired key signs no more');
+      assert.match(stale.output, /NO_PUBKEY|not signed|signatures couldn't be verified/);
+      await newClient.update();
+    });
+  });
+
+  describe('bad input changes nothing', () => {
+    it('refuses what is not a package, a rebuilt version, an older version unless forced', async () => {
+      await createRepository('pub', 'strict', ['amd64']);
+      const debs = join(work, 'strict');
+      const good = await uploadDebs(alice, 'pub', [
+        await buildDeb(debs, { name: 'tool', version: '2.0', architecture: 'amd64' }),
+      ]);
+      const before = await change(alice, 'pub', 'strict', 'include', {
+        suite: 'bookworm',
+        artifacts: [good],
+      });
+      const packagesBefore = await packageLines(alice, 'pub', 'strict');
+      const notADeb = join(debs, 'notes_1.0_amd64.deb');
+      await writeFile(notADeb, 'this is not a Debian package\n');
+      const cases: [string, number, RegExp][] = [
+        [
+          'not a .deb',
+          await uploadDebs(alice, 'pub', [notADeb]),
+          /notes_1\.0_amd64\.deb.*not a Debian binary package/,
+        ],
+        [
+          'a rebuild of 2.0 with other content',
+          await uploadDebs(alice, 'pub', [
+            await buildDeb(join(debs, 'again'), {
+              name: 'tool',
+              version: '2.0',
+              architecture: 'amd64',
+              content: 'different\n',
+            }),
+          ]),
+          /tool_2\.0_amd64\.deb is already in the pool with other content/,
+        ],
+        [
+          'an older version',
+          await uploadDebs(alice, 'pub', [
+            await buildDeb(debs, { name: 'tool', version: '1.9', architecture: 'amd64' }),
+          ]),
+          /tool 1\.9 amd64 is older than 2\.0 in bookworm/,
+        ],
+        [
+          'a good package with a bad one',
+          await uploadDebs(alice, 'pub', [
+            await buildDeb(debs, { name: 'other', version: '1', architecture: 'amd64' }),
+            notADeb,
+          ]),
+          /not a Debian binary package/,
+        ],
+      ];
+      for (const [what, artifact, message] of cases) {
+        const task = await operate(alice, 'pub', 'strict', 'include', {
+          suite: 'bookworm',
+          artifacts: [artifact],
+        });
+        assert.equal(task.result, 'failure', what);
+        assert.match(task.message ?? '', message, what);
+        assert.doesNotMatch(task.message ?? '', /\n/, `${what}: one line`);
+        assert.equal(await currentPublication(alice, 'pub', 'strict'), before, what);
+        assert.deepEqual(await packageLines(alice, 'pub', 'strict'), packagesBefore, what);
+      }
+
+      expectError(
+        await alice.post(`${repoPath('pub', 'strict')}/include`, {
+          suite: 'sid',
+          artifacts: [good],
+        }),
+        404,
+        'not_found',
+      );
+      expectError(
+        await alice.post(`${repoPath('pub', 'strict')}/include`, {
+          suite: 'bookworm',
+          artifacts: [],
+        }),
+        400,
+        'validation_failed',
+      );
+      expectError(
+        await bob.post(`${repoPath('pub', 'strict')}/include`, {
+          suite: 'bookworm',
+          artifacts: [good],
+        }),
+        403,
+        'forbidden',
+      );
+
+      const older = cases[2]?.[1] ?? 0;
+      await change(alice, 'pub', 'strict', 'include', {
+        suite: 'bookworm',
+        artifacts: [older],
+        force: true,
+      });
+      assert.deepEqual(await packageLines(alice, 'pub', 'strict'), ['bookworm tool 1.9 amd64']);
+    });
+  });
+
+  describe('history', () => {
+    it('serves every kept publication at a stable URL and makes an old one current again', async () => {
+      const { key, url } = await createRepository('pub', 'history', ['amd64']);
+      const debs = join(work, 'history');
+      for (const version of ['1', '2', '3']) {
+        const artifact = await uploadDebs(alice, 'pub', [
+          await buildDeb(debs, { name: 'versioned', version, architecture: 'amd64' }),
+        ]);
+        await change(alice, 'pub', 'history', 'include', {
+          suite: 'bookworm',
+          artifacts: [artifact],
+        });
+      }
+      const history = await alice.get(`${repoPath('pub', 'history')}/publications`);
+      expectStatus(history, 200);
+      assert.deepEqual(
+        (history.body.items as { number: number; current: boolean }[]).map((p) => [
+          p.number,
+          p.current,
+        ]),
+        [
+          [4, true],
+          [3, false],
+          [2, false],
+          [1, false],
+        ],
+      );
+      const apt = await aptFor({ uri: url, architectures: ['amd64'], key });
+      await apt.update();
+      assert.equal(await apt.candidate('versioned'), '3');
+
+      const pinned = await aptFor({ uri: `${url}/publications/3`, architectures: ['amd64'], key });
+      await pinned.update();
+      assert.equal(await pinned.candidate('versioned'), '2');
+
+      // A rollback serves publication 2's indices as publication 5, signed now: apt
+      // refuses a Release older than the one it has.
+      assert.equal(await change(alice, 'pub', 'history', 'rollback', { publication: 2 }), 5);
+      assert.equal(await currentPublication(alice, 'pub', 'history'), 5);
+      await apt.update();
+      assert.equal(await apt.candidate('versioned'), '1');
+      // The contents stay: the next publication is made from them.
+      await change(alice, 'pub', 'history', 'publish', {});
+      await apt.update();
+      assert.equal(await apt.candidate('versioned'), '3');
+
+      const missing = await operate(alice, 'pub', 'history', 'rollback', { publication: 99 });
+      assert.equal(missing.result, 'failure');
+      assert.match(missing.message ?? '', /publication 99 not found/);
+      assert.equal(await currentPublication(alice, 'pub', 'history'), 6);
+    });
+
+    it('snapshots and copies suites, adds an architecture, removes packages', async () => {
+      const { key, url } = await createRepository('pub', 'suites', ['amd64']);
+      const debs = join(work, 'suites');
+      const artifact = await uploadDebs(alice, 'pub', [
+        await buildDeb(debs, { name: 'aa', version: '1', architecture: 'amd64' }),
+        await buildDeb(debs, { name: 'bb', version: '1', architecture: 'all' }),
+      ]);
+      await change(alice, 'pub', 'suites', 'include', { suite: 'bookworm', artifacts: [artifact] });
+      await change(alice, 'pub', 'suites', 'snapshot', { suite: 'bookworm', name: 'frozen' });
+      await change(alice, 'pub', 'suites', 'remove', { suite: 'bookworm', package: 'aa' });
+      await change(alice, 'pub', 'suites', 'add-architecture', {
+        suite: 'bookworm',
+        architecture: 'arm64',
+      });
+      assert.deepEqual(await packageLines(alice, 'pub', 'suites'), [
+        'bookworm bb 1 all',
+        'frozen aa 1 amd64',
+        'frozen bb 1 all',
+      ]);
+      const frozen = await createAptClient(join(work, 'apt-frozen'), {
+        uri: url,
+        suite: 'frozen',
+        components: ['main'],
+        architectures: ['amd64'],
+        key,
+      });
+      await frozen.update();
+      assert.equal(await frozen.candidate('aa'), '1');
+      const arm = await aptFor({ uri: url, architectures: ['arm64'], key });
+      await arm.update();
+      assert.equal(await arm.candidate('aa'), undefined);
+      assert.equal(await arm.candidate('bb'), '1', 'arch all is listed for the new architecture');
+    });
+  });
+});
