@@ -54,7 +54,14 @@ export async function main(args: readonly string[]): Promise<void> {
   // The signal handler is in place from the start; the worker joins it once running.
   const local: { worker?: ChildProcess } = {};
   stopOnSignals(started, () => local.worker?.kill('SIGTERM'));
-  const server = await started;
+  const server = await started.catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      // Start-up stopped half-way (the database may be open): leave now.
+      process.stderr.write(`kiln up: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  });
   local.worker = await startLocalWorker(server, config);
 
   say(`kiln is up at ${server.url}`);

@@ -127,7 +127,17 @@ export async function startServer(
         publicUrl: () => url,
       },
     });
-    await app.listen({ host: config.host, port: config.port });
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+        throw new ConfigError(
+          `cannot listen on ${config.host}:${config.port}: ${code === 'EADDRINUSE' ? 'the address is in use (another kiln?); choose another with --port' : (error as Error).message}`,
+        );
+      }
+      throw error;
+    }
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     // Known once listening (port 0 picks a free port); read by the routes afterwards.
@@ -195,7 +205,14 @@ export async function main(args: readonly string[]): Promise<void> {
   }
   const started = startServer(config);
   stopOnSignals(started);
-  const server = await started;
+  const server = await started.catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      // Start-up stopped half-way (the database may be open): leave now.
+      process.stderr.write(`kiln serve: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  });
   if (server.adminToken !== undefined) {
     process.stderr.write(
       `First start: user "admin" created. Its token (shown once):\n  ${server.adminToken}\n`,
