@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runInProcessGroup, type ProcessResult } from '../process-group.ts';
 import { publishArchives, seedArchives } from './apt-archives.ts';
@@ -46,6 +46,10 @@ export async function createSandbox(options: {
   const work = join(options.scratch, 'work');
   const merged = join(options.scratch, 'merged');
   await Promise.all([upper, work, merged].map((d) => mkdir(d, { recursive: true })));
+  // The overlay is thrown away after the build: dpkg need not fsync what it
+  // unpacks (mmdebstrap does the same while it bootstraps).
+  const dpkgConfig = join(options.scratch, 'dpkg-unsafe-io');
+  await writeFile(dpkgConfig, 'force-unsafe-io\n');
   const archives = join(options.scratch, 'archives');
   if (options.aptArchives !== undefined) {
     await seedArchives(options.aptArchives, archives);
@@ -66,6 +70,9 @@ export async function createSandbox(options: {
         '--bind',
         options.buildDir,
         '/build',
+        '--ro-bind',
+        dpkgConfig,
+        '/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
         ...(options.aptArchives === undefined
           ? []
           : ['--bind', archives, '/var/cache/apt/archives']),
