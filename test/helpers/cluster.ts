@@ -42,6 +42,8 @@ export interface WorkerOptions {
   readonly drainTimeout?: number;
   /** Seconds one long poll for a task lasts. */
   readonly pollWait?: number;
+  /** More `kiln worker` options (`--image-dir DIR`, say). */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -131,6 +133,7 @@ export async function createCluster(): Promise<Cluster> {
       if (options.pollWait !== undefined) {
         args.push('--poll-wait', String(options.pollWait));
       }
+      args.push(...(options.args ?? []));
       const worker = startKiln(args, childEnv());
       started.add(worker);
       await worker.waitFor(new RegExp(`kiln worker ${options.name}: enrolled as `), 60_000);

@@ -79,7 +79,7 @@ export async function fetchRef(
   }
   const probe = await git(['ls-remote', 'origin'], options);
   if (!probe.ok) {
-    return { error: `cannot read the git repository ${url}: ${lastLine(probe.output)}` };
+    return { error: `cannot read the git repository ${url}: ${explainGitFailure(probe.output)}` };
   }
   // A shallow fetch of the ref; servers refuse unadvertised commits shallowly, so fall back to a full fetch.
   const shallow = await git(['fetch', '-q', '--depth', '1', 'origin', ref], options);
@@ -95,6 +95,16 @@ export async function fetchRef(
   return { commit: head.output.trim().split('\n').at(-1) ?? '' };
 }
 
-function lastLine(text: string): string {
-  return text.trim().split('\n').at(-1) ?? '';
+/**
+ * The line of git's output that says what went wrong: its first `fatal:` line
+ * (the lines after it are advice such as "Please make sure you have the
+ * correct access rights"), else its last line.
+ */
+export function explainGitFailure(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+  const fatal = lines.find((line) => line.startsWith('fatal: '));
+  return fatal?.slice('fatal: '.length) ?? lines.at(-1) ?? 'git said nothing';
 }

@@ -1,6 +1,7 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runInProcessGroup, type ProcessResult } from '../process-group.ts';
+import { publishArchives, seedArchives } from './apt-archives.ts';
 
 /**
  * A fresh build environment: an overlay of a base image (the image stays
@@ -35,15 +36,23 @@ export async function createSandbox(options: {
   readonly scratch: string;
   /** Bound at /build. */
   readonly buildDir: string;
-  /** Bound at /var/cache/apt/archives, shared between builds. */
+  /**
+   * The pool of downloaded packages builds share: copied (as hard links) to
+   * this build's /var/cache/apt/archives, and given what it downloaded back.
+   */
   readonly aptArchives?: string;
 }): Promise<Sandbox> {
   const upper = join(options.scratch, 'upper');
   const work = join(options.scratch, 'work');
   const merged = join(options.scratch, 'merged');
   await Promise.all([upper, work, merged].map((d) => mkdir(d, { recursive: true })));
+  // The overlay is thrown away after the build: dpkg need not fsync what it
+  // unpacks (mmdebstrap does the same while it bootstraps).
+  const dpkgConfig = join(options.scratch, 'dpkg-unsafe-io');
+  await writeFile(dpkgConfig, 'force-unsafe-io\n');
+  const archives = join(options.scratch, 'archives');
   if (options.aptArchives !== undefined) {
-    await mkdir(join(options.aptArchives, 'partial'), { recursive: true });
+    await seedArchives(options.aptArchives, archives);
   }
   return {
     run(argv, run) {
@@ -61,9 +70,12 @@ export async function createSandbox(options: {
         '--bind',
         options.buildDir,
         '/build',
+        '--ro-bind',
+        dpkgConfig,
+        '/etc/dpkg/dpkg.cfg.d/kiln-unsafe-io',
         ...(options.aptArchives === undefined
           ? []
-          : ['--bind', options.aptArchives, '/var/cache/apt/archives']),
+          : ['--bind', archives, '/var/cache/apt/archives']),
         ...(run.network
           ? ['--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf']
           : ['--unshare-net']),
@@ -129,7 +141,13 @@ export async function createSandbox(options: {
       );
     },
     async destroy() {
-      await rm(options.scratch, { recursive: true, force: true });
+      try {
+        if (options.aptArchives !== undefined) {
+          await publishArchives(archives, options.aptArchives);
+        }
+      } finally {
+        await rm(options.scratch, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -155,12 +155,16 @@ async function build(
     options: { network: boolean; asRoot: boolean; cwd?: string; env?: Record<string, string> },
   ) => {
     context.log(`\nkiln: ${title}\n$ ${argv.join(' ')}\n`);
+    const started = performance.now();
     const result = await env.run(argv, {
       ...options,
       timeLimitMs: limit,
       signal: context.signal,
       onOutput: context.log,
     });
+    context.log(
+      `kiln: ${title}: exit status ${result.code ?? result.signal ?? '?'} after ${((performance.now() - started) / 1000).toFixed(2)} s\n`,
+    );
     if (result.stoppedBecause === 'timeout') {
       throw new StepFailed({
         result: 'failure',
