@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClient, type Client } from '../../src/client/client.ts';
+import { ClientError, createClient, type Client } from '../../src/client/client.ts';
 import type { Task } from '../../src/protocol/tasks.schema.ts';
 import type { CreatedToken } from '../../src/protocol/tokens.schema.ts';
 import type { Assignment, EnrolResponse } from '../../src/protocol/workers.schema.ts';
@@ -47,6 +47,8 @@ interface SimulatedWorker {
 interface Observer {
   assigned(assignment: Assignment): void;
   completed(assignment: Assignment): void;
+  /** The server refused the result: the attempt lost its lease, and the task went back to the queue. */
+  refused?(assignment: Assignment): void;
 }
 
 /**
@@ -74,19 +76,24 @@ export async function measureKiln(
   );
 
   const throughput = createThroughputProbe(workload.tasks);
-  const seen = new Set<number>();
+  const seen = new Set<string>();
   let duplicates = 0;
+  let refused = 0;
   await runWorkers(kiln, workers, signal, {
     observer: {
       assigned(assignment) {
         throughput.claimed();
-        if (seen.has(assignment.task)) {
+        const attempt = `${assignment.task}/${assignment.attempt}`;
+        if (seen.has(attempt)) {
           duplicates += 1;
         }
-        seen.add(assignment.task);
+        seen.add(attempt);
       },
       completed() {
         throughput.completed();
+      },
+      refused() {
+        refused += 1;
       },
     },
     until: () => throughput.done,
@@ -96,7 +103,8 @@ export async function measureKiln(
   await checkCompleted(kiln, workload.tasks, duplicates);
   progress(
     `${name}: ${workload.tasks} tasks in ${throughput.seconds().toFixed(2)} s ` +
-      `(${(workload.tasks / throughput.seconds()).toFixed(0)}/s)`,
+      `(${(workload.tasks / throughput.seconds()).toFixed(0)}/s)` +
+      (refused === 0 ? '' : `; ${refused} results refused (lease lost), run again`),
   );
 
   const pickup = createPickupProbe(workload.pickupTasks);
@@ -234,16 +242,36 @@ async function runWorker(
       }
       running = assignment;
       observer.assigned(assignment);
-      await createClient(server, assignment.token).json(
-        'POST',
-        `/api/v1/tasks/${assignment.task}/complete`,
-        { result: 'success' },
-      );
+      const reported = await report(server, assignment);
       running = undefined;
-      observer.completed(assignment);
+      if (reported) {
+        observer.completed(assignment);
+      } else {
+        observer.refused?.(assignment);
+      }
     }
   } finally {
     await heartbeats;
+  }
+}
+
+/**
+ * Reports success; `false` when the attempt is over on the server (its lease
+ * ran out), which the real worker also takes as its result being dropped.
+ */
+async function report(server: string, assignment: Assignment): Promise<boolean> {
+  try {
+    await createClient(server, assignment.token).json(
+      'POST',
+      `/api/v1/tasks/${assignment.task}/complete`,
+      { result: 'success' },
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ClientError && error.code === 'stale_attempt') {
+      return false;
+    }
+    throw error;
   }
 }
 
@@ -276,7 +304,7 @@ async function checkCompleted(
   if (page.total !== expected || duplicates > 0) {
     throw new Error(
       `kiln completed ${page.total} tasks, not ${expected}` +
-        (duplicates > 0 ? `, and handed out ${duplicates} twice` : ''),
+        (duplicates > 0 ? `, and handed out ${duplicates} attempts twice` : ''),
     );
   }
 }
