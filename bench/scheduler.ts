@@ -13,7 +13,7 @@
  * --database names a PostgreSQL server (default postgres://root@127.0.0.1:5432/test,
  * or KILN_BENCH_DATABASE_URL); the bench creates and drops databases of its own
  * there (kiln_bench_sched, graphile_bench, pgboss_bench). --timeout caps each
- * throughput run (default 300 s).
+ * throughput run (default 900 s).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -47,7 +47,7 @@ function parseOptions(): Options {
       workers: { type: 'string', default: '100' },
       pickup: { type: 'string', default: '500' },
       only: { type: 'string', default: queues.join(',') },
-      timeout: { type: 'string', default: '300' },
+      timeout: { type: 'string', default: '900' },
     },
     strict: true,
   });

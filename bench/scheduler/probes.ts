@@ -94,9 +94,13 @@ export function createPickupProbe(total: number): PickupProbe {
   };
 }
 
+/** Submissions in flight at most, when the queue answers slower than the pace. */
+const maxInFlight = 100;
+
 /**
  * Calls `submit(i)` for i = 0 … count-1, one every `intervalMs` on a fixed
- * schedule (a late submission does not push the later ones back).
+ * schedule: a slow submission does not hold the next one back (up to
+ * `maxInFlight` at once), so the queue gets one task per interval.
  */
 export async function submitPaced(
   count: number,
@@ -105,13 +109,29 @@ export async function submitPaced(
   signal: AbortSignal,
 ): Promise<void> {
   const start = performance.now();
-  for (let i = 0; i < count; i += 1) {
+  const inFlight = new Set<Promise<void>>();
+  const failures: unknown[] = [];
+  for (let i = 0; i < count && failures.length === 0; i += 1) {
     signal.throwIfAborted();
     const wait = start + i * intervalMs - performance.now();
     if (wait > 0) {
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
-    await submit(i);
+    if (inFlight.size >= maxInFlight) {
+      await Promise.race(inFlight);
+    }
+    const submission = submit(i).then(
+      () => undefined,
+      (error: unknown) => {
+        failures.push(error);
+      },
+    );
+    inFlight.add(submission);
+    void submission.finally(() => inFlight.delete(submission));
+  }
+  await Promise.all(inFlight);
+  if (failures.length > 0) {
+    throw new Error('a submission failed', { cause: failures[0] });
   }
 }
 
