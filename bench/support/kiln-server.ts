@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { findFreePort, spawnChild } from './child.ts';
 
-/** A `kiln serve` child process on an embedded PGlite, and its admin's token. */
+/** A `kiln serve` child process, and its admin's token. */
 export interface KilnServer extends AsyncDisposable {
   readonly url: string;
   readonly token: string;
@@ -13,8 +13,21 @@ export interface KilnServer extends AsyncDisposable {
 const startTimeoutMs = 120_000;
 const tokenLine = /token \(shown once\):\s*\n\s*(\S+)/;
 
-/** Starts `kiln serve` from the repository at `repoRoot` on a fresh `dataDir`. */
-export async function startKilnServer(repoRoot: string, dataDir: string): Promise<KilnServer> {
+export interface KilnServerOptions {
+  /** A PostgreSQL database, created empty; the embedded PGlite in `dataDir` without one. */
+  readonly databaseUrl?: string;
+  readonly logLevel?: string;
+}
+
+/**
+ * Starts `kiln serve` from the repository at `repoRoot` on a fresh `dataDir`
+ * (and a fresh database, when `options` name one).
+ */
+export async function startKilnServer(
+  repoRoot: string,
+  dataDir: string,
+  options: KilnServerOptions = {},
+): Promise<KilnServer> {
   const port = await findFreePort();
   const child = spawnChild(
     join(repoRoot, 'node_modules/.bin/node'),
@@ -26,6 +39,8 @@ export async function startKilnServer(repoRoot: string, dataDir: string): Promis
       dataDir,
       '--port',
       String(port),
+      ...(options.databaseUrl === undefined ? [] : ['--database', options.databaseUrl]),
+      ...(options.logLevel === undefined ? [] : ['--log-level', options.logLevel]),
     ],
     { cwd: repoRoot },
   );

@@ -14,7 +14,7 @@ import { createLogFollowers } from './scheduler/log-followers.ts';
 import type { SchedulerDeps } from './scheduler/scheduler.ts';
 import { startServerRunner } from './scheduler/server-runner.ts';
 import { builtinTaskTypes, createTaskTypeRegistry, type TaskType } from './scheduler/task-types.ts';
-import { taskPendingChannel } from './scheduler/task.repository.ts';
+import { parsePendingPayload, taskPendingChannel } from './scheduler/task.repository.ts';
 import { createWakeups } from './scheduler/wakeups.ts';
 import { createOpenPgpSigner } from './signer/openpgp-signer.ts';
 import { loadOrCreatePassphrase } from './signer/passphrase-file.ts';
@@ -94,9 +94,15 @@ export async function startServer(
     });
     const adminToken = await bootstrapAdmin(database.db);
     let url = config.publicUrl;
-    const wakeups = createWakeups();
+    const wakeups = { worker: createWakeups(), server: createWakeups() };
     const stopListening = await database.listen(taskPendingChannel, (payload) => {
-      wakeups.notify(Number(payload) || 1);
+      const { count, runsOn } = parsePendingPayload(payload);
+      if (runsOn !== 'server') {
+        wakeups.worker.notify(count);
+      }
+      if (runsOn !== 'worker') {
+        wakeups.server.notify(count);
+      }
     });
     const logFollowers = await createLogFollowers(database);
     const scheduler: SchedulerDeps = {

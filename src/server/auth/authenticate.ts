@@ -3,7 +3,7 @@ import { tokenScopes, type TokenScope } from '../../protocol/tokens.schema.ts';
 import type { Db } from '../db/connect.ts';
 import { anonymous, type Actor } from './actor.ts';
 import { hashTokenSecret } from './secrets.ts';
-import { findTaskForToken, findTokenByHash, touchToken } from './token.repository.ts';
+import { findTokenByHash, touchToken } from './token.repository.ts';
 
 /**
  * The token in an `Authorization` header: `Bearer <token>`, or HTTP basic auth
@@ -82,7 +82,7 @@ export async function authenticateToken(db: Db, secret: string | undefined): Pro
       };
     }
     case 'task': {
-      const task = token.task_id === null ? undefined : await findTaskForToken(db, token.task_id);
+      const task = found.task;
       if (task === undefined || token.task_attempt === null) {
         throw new KilnError('unauthenticated', 'the token is not valid');
       }

@@ -6,11 +6,25 @@ export function insertToken(db: Db, token: NewToken): Promise<TokenRow> {
   return db.insertInto('tokens').values(token).returningAll().executeTakeFirstOrThrow();
 }
 
-/** A token found by its hash (revoked ones too: the caller decides), with its user. */
+/** The lease facts a task token is checked against. */
+export interface TokenTask {
+  readonly id: number;
+  readonly state: string;
+  readonly attempt: number;
+  readonly workspace_id: number;
+  readonly created_by: number | null;
+}
+
+/**
+ * A token found by its hash (revoked ones too: the caller decides), with its
+ * user, its worker's name, and for a task token its task, read in the same
+ * query (a worker's every report is authenticated so).
+ */
 export interface TokenWithUser {
   readonly token: TokenRow;
   readonly user: UserRow | undefined;
   readonly workerName: string | null;
+  readonly task: TokenTask | undefined;
 }
 
 export async function findTokenByHash(db: Db, hash: string): Promise<TokenWithUser | undefined> {
@@ -18,6 +32,7 @@ export async function findTokenByHash(db: Db, hash: string): Promise<TokenWithUs
     .selectFrom('tokens')
     .leftJoin('users', 'users.id', 'tokens.user_id')
     .leftJoin('workers', 'workers.id', 'tokens.worker_id')
+    .leftJoin('tasks', 'tasks.id', 'tokens.task_id')
     .selectAll('tokens')
     .select([
       'users.username',
@@ -25,27 +40,46 @@ export async function findTokenByHash(db: Db, hash: string): Promise<TokenWithUs
       'users.password_hash',
       'users.created_at as user_created_at',
       'workers.name as worker_name',
+      'tasks.state as task_state',
+      'tasks.attempt as task_current_attempt',
+      'tasks.workspace_id as task_workspace_id',
+      'tasks.created_by as task_created_by',
     ])
     .where('tokens.hash', '=', hash)
     .executeTakeFirst();
   if (row === undefined) {
     return undefined;
   }
-  const { username, role, password_hash, user_created_at, worker_name, ...token } = row;
+  const {
+    username,
+    role,
+    password_hash,
+    user_created_at,
+    worker_name,
+    task_state,
+    task_current_attempt,
+    task_workspace_id,
+    task_created_by,
+    ...token
+  } = row;
   const user =
     token.user_id === null || username === null || role === null || user_created_at === null
       ? undefined
       : { id: token.user_id, username, role, password_hash, created_at: user_created_at };
-  return { token, user, workerName: worker_name };
-}
-
-/** The lease facts a task token is checked against. */
-export function findTaskForToken(db: Db, taskId: number) {
-  return db
-    .selectFrom('tasks')
-    .select(['id', 'state', 'attempt', 'workspace_id', 'created_by'])
-    .where('id', '=', taskId)
-    .executeTakeFirst();
+  const task =
+    token.task_id === null ||
+    task_state === null ||
+    task_current_attempt === null ||
+    task_workspace_id === null
+      ? undefined
+      : {
+          id: token.task_id,
+          state: task_state,
+          attempt: task_current_attempt,
+          workspace_id: task_workspace_id,
+          created_by: task_created_by,
+        };
+  return { token, user, workerName: worker_name, task };
 }
 
 export function listTokensOfUser(db: Db, userId: number): Promise<TokenRow[]> {

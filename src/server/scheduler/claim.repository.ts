@@ -100,56 +100,89 @@ async function rankPartitions(db: Db, claimer: Claimer): Promise<Partition[]> {
   return result.rows;
 }
 
-export interface ClaimOptions<T> {
+export interface ClaimOptions {
   readonly workerId: number | null;
+  /** Recorded with the attempt: the worker's name, or the server runner's. */
+  readonly workerName: string;
   readonly leaseSeconds: number;
-  /** Runs in the claiming transaction: records the attempt, issues the token. */
-  readonly onClaimed: (db: Db, task: TaskRow) => Promise<T>;
+  /** The hash of a new task token to issue for the attempt (workers; none on the server). */
+  readonly tokenHash?: string | undefined;
 }
+
+/** A claimed task: running, with a new attempt and a lease; with its workspace's name. */
+export type ClaimedTask = TaskRow & { readonly workspace_name: string };
 
 /**
  * Claims the best task for the claimer, or returns `undefined`: ranks the
  * partitions, then takes the head of the first with `FOR UPDATE SKIP LOCKED`,
  * so concurrent claimers never wait on each other and never take one task
- * twice. The claimed task is running, with a new attempt and a lease.
+ * twice. The claimed task is running, with a new attempt and a lease, and the
+ * task token when `options` give its hash.
  */
-export async function claimNextTask<T>(
+export async function claimNextTask(
   db: Db,
   claimer: Claimer,
-  options: ClaimOptions<T>,
-): Promise<T | undefined> {
+  options: ClaimOptions,
+): Promise<ClaimedTask | undefined> {
   for (const partition of await rankPartitions(db, claimer)) {
-    const claimed = await db.transaction().execute(async (trx) => {
-      if (partition.max_running_tasks !== null) {
-        // Serialise claims in a limited workspace so the limit holds exactly.
-        await sql`select pg_advisory_xact_lock(${0x6b696c6f}, ${partition.workspace_id}::int)`.execute(
-          trx,
-        );
-        const running = await sql<{ n: number }>`
-          select count(*)::int as n from tasks
-          where state = 'running' and workspace_id = ${partition.workspace_id}`.execute(trx);
-        if ((running.rows[0]?.n ?? 0) >= partition.max_running_tasks) {
-          return undefined;
-        }
-      }
-      const rows = await sql<TaskRow>`
-        update tasks set state = 'running', attempt = attempt + 1, worker_id = ${options.workerId},
-          started_at = now(), lease_expires_at = now() + make_interval(secs => ${options.leaseSeconds})
-        where id = (
-          select t.id from tasks t
-          where t.state = 'pending' and t.runs_on = ${claimer.runsOn}
-            and t.workspace_id = ${partition.workspace_id}
-            and coalesce(t.created_by, 0) = ${partition.submitter}
-            and ${fits(claimer)}
-          order by t.queue_key desc, t.id limit 1
-          for update skip locked)
-        returning *`.execute(trx);
-      const task = rows.rows[0];
-      return task === undefined ? undefined : { value: await options.onClaimed(trx, task) };
-    });
+    const claimed =
+      partition.max_running_tasks === null
+        ? await claimHead(db, claimer, partition, options)
+        : await db.transaction().execute(async (trx) => {
+            // Serialise claims in a limited workspace so the limit holds exactly.
+            await sql`select pg_advisory_xact_lock(${0x6b696c6f}, ${partition.workspace_id}::int)`.execute(
+              trx,
+            );
+            const running = await sql<{ n: number }>`
+              select count(*)::int as n from tasks
+              where state = 'running' and workspace_id = ${partition.workspace_id}`.execute(trx);
+            return (running.rows[0]?.n ?? 0) >= (partition.max_running_tasks ?? 0)
+              ? undefined
+              : claimHead(trx, claimer, partition, options);
+          });
     if (claimed !== undefined) {
-      return claimed.value;
+      return claimed;
     }
   }
   return undefined;
+}
+
+/**
+ * Takes the head of the partition that fits the claimer, records the attempt
+ * and issues the task token, in one statement: one round trip, and one commit
+ * outside a transaction, on the path every task takes.
+ */
+async function claimHead(
+  db: Db,
+  claimer: Claimer,
+  partition: Partition,
+  options: ClaimOptions,
+): Promise<ClaimedTask | undefined> {
+  const tokenHash = options.tokenHash ?? null;
+  const rows = await sql<ClaimedTask>`
+    with claimed as (
+      update tasks set state = 'running', attempt = attempt + 1, worker_id = ${options.workerId},
+        started_at = now(), lease_expires_at = now() + make_interval(secs => ${options.leaseSeconds})
+      where id = (
+        select t.id from tasks t
+        where t.state = 'pending' and t.runs_on = ${claimer.runsOn}
+          and t.workspace_id = ${partition.workspace_id}
+          and coalesce(t.created_by, 0) = ${partition.submitter}
+          and ${fits(claimer)}
+        order by t.queue_key desc, t.id limit 1
+        for update skip locked)
+      returning *
+    ),
+    attempt as (
+      insert into task_attempts (task_id, attempt, worker_id, worker_name)
+      select id, attempt, worker_id, ${options.workerName} from claimed
+    ),
+    token as (
+      insert into tokens (hash, kind, name, worker_id, task_id, task_attempt)
+      select ${tokenHash}::text, 'task', 'task ' || id || ' attempt ' || attempt, worker_id, id, attempt
+      from claimed where ${tokenHash}::text is not null
+    )
+    select claimed.*, w.name as workspace_name
+    from claimed join workspaces w on w.id = claimed.workspace_id`.execute(db);
+  return rows.rows[0];
 }

@@ -9,7 +9,8 @@ export interface SchedulerDeps {
   readonly db: Db;
   readonly store: FileStore;
   readonly registry: TaskTypeRegistry;
-  readonly wakeups: Wakeups;
+  /** Wake-ups of the claimers waiting for tasks, workers' and this server's apart. */
+  readonly wakeups: Readonly<Record<'worker' | 'server', Wakeups>>;
   /** Seconds a lease lasts without a heartbeat. */
   readonly leaseSeconds: number;
   readonly logger: Logger;

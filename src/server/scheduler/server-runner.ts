@@ -7,7 +7,7 @@ import type { SchedulerDeps } from './scheduler.ts';
 import { endTask } from './task-lifecycle.ts';
 import { saveTaskLog } from './task-log.ts';
 import { insertLogChunk } from './task-log.repository.ts';
-import { insertAttempt, lockTask, notifyPending } from './task.repository.ts';
+import { lockTask, notifyPending } from './task.repository.ts';
 
 export interface ServerRunner {
   stop(): Promise<void>;
@@ -29,23 +29,11 @@ export function startServerRunner(deps: SchedulerDeps, slots: number): ServerRun
         const task = await claimNextTask(
           deps.db,
           { runsOn: 'server' },
-          {
-            workerId: null,
-            leaseSeconds: deps.leaseSeconds,
-            onClaimed: async (trx, claimed) => {
-              await insertAttempt(trx, {
-                task_id: claimed.id,
-                attempt: claimed.attempt,
-                worker_id: null,
-                worker_name: name,
-              });
-              return claimed;
-            },
-          },
+          { workerId: null, workerName: name, leaseSeconds: deps.leaseSeconds },
         );
         if (task === undefined) {
-          const wake = await deps.wakeups.wait(5000, stopping.signal);
-          // Server tasks and worker tasks share wake-ups: hand on what was not ours.
+          const wake = await deps.wakeups.server.wait(5000, stopping.signal);
+          // Another replica took it: hand the wake-up on.
           wake?.passOn();
           continue;
         }

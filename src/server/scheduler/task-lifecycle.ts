@@ -6,8 +6,9 @@ import {
   endAttempt,
   listBlockedDescendants,
   lockBlockedDependents,
-  revokeTaskTokens,
   listReady,
+  recordEnding,
+  revokeTaskTokens,
   updateTasks,
 } from './task.repository.ts';
 
@@ -29,32 +30,18 @@ export type Ending =
  * cancels them). Returns how many tasks became pending.
  */
 export async function endTask(db: Db, task: TaskRow, ending: Ending): Promise<number> {
-  await db
-    .updateTable('tasks')
-    .set({
+  await recordEnding(
+    db,
+    task,
+    {
       state: ending.state,
       result: ending.state === 'completed' ? ending.result : null,
       reason: ending.reason ?? null,
       message: ending.message ?? null,
-      output:
-        ending.state === 'completed' && ending.output !== undefined
-          ? JSON.stringify(ending.output)
-          : null,
-      completed_at: sql<Date>`now()`,
-      lease_expires_at: null,
-      cancel_requested: false,
-    })
-    .where('id', '=', task.id)
-    .execute();
-  if (task.state === 'running') {
-    await endAttempt(
-      db,
-      task.id,
-      task.attempt,
-      ending.state === 'completed' ? ending.result : 'cancelled',
-    );
-  }
-  await revokeTaskTokens(db, task.id);
+      output: ending.state === 'completed' ? (ending.output ?? null) : null,
+    },
+    ending.state === 'completed' ? ending.result : 'cancelled',
+  );
   if (ending.state === 'completed' && ending.result === 'success') {
     return releaseDependents(db, task.id);
   }

@@ -52,20 +52,22 @@ async function* encode(texts: AsyncIterable<string>): AsyncGenerator<Buffer> {
 
 /**
  * Saves a finished task's live log as a `task-log` artifact in its workspace
- * (`built-using` the task's inputs, like every output) and drops the chunks.
- * Does nothing when the task wrote no log or it is saved already.
+ * (`built-using` the task's inputs, like every output) and drops the chunks;
+ * returns the artifact's id. Does nothing when the task has no chunks: it
+ * wrote no log, or its log is saved already.
  */
 export async function saveTaskLog(
   deps: { readonly db: Db; readonly store: FileStore; readonly registry: TaskTypeRegistry },
   taskId: number,
 ): Promise<number | undefined> {
   const { db, store } = deps;
+  // Chunks first: most tasks that finish have none to save (a no-op, or saved already).
+  if ((await listLogChunks(db, taskId, 0, 1)).length === 0) {
+    return undefined;
+  }
   const task = await findTask(db, taskId);
   if (task === undefined || task.log_artifact_id !== null) {
     return task?.log_artifact_id ?? undefined;
-  }
-  if ((await listLogChunks(db, taskId, 0, 1)).length === 0) {
-    return undefined;
   }
   return db.transaction().execute(async (trx) => {
     const current = await trx

@@ -113,6 +113,6 @@ export async function releaseTask(
       return;
     }
     await requeueTask(trx, row, 'handed back', false);
-    await notifyPending(trx, 1);
+    await notifyPending(trx, 1, row.runs_on);
   });
 }

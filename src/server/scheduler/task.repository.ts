@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
 import type { Insertable, UpdateObject } from 'kysely';
-import type { Database, TaskRow, TasksTable } from '../db/schema.ts';
+import type { Database, TaskResultColumn, TaskRow, TasksTable } from '../db/schema.ts';
 
 /** A task row with the names the API shows. */
 export type TaskWithNames = TaskRow & {
@@ -119,13 +119,6 @@ export function listAttempts(db: Db, id: number) {
     .execute();
 }
 
-export async function insertAttempt(
-  db: Db,
-  attempt: { task_id: number; attempt: number; worker_id: number | null; worker_name: string },
-): Promise<void> {
-  await db.insertInto('task_attempts').values(attempt).execute();
-}
-
 export async function endAttempt(
   db: Db,
   taskId: number,
@@ -149,6 +142,43 @@ export async function revokeTaskTokens(db: Db, taskId: number): Promise<void> {
     .where('task_id', '=', taskId)
     .where('revoked_at', 'is', null)
     .execute();
+}
+
+/** What an ending writes on the task's row. */
+export interface EndingColumns {
+  readonly state: 'completed' | 'cancelled';
+  readonly result: TaskResultColumn | null;
+  readonly reason: string | null;
+  readonly message: string | null;
+  readonly output: Record<string, unknown> | null;
+}
+
+/**
+ * Ends a task in one statement: its row, its current attempt (when `task` was
+ * running) with `outcome`, and its task tokens (all attempts).
+ */
+export async function recordEnding(
+  db: Db,
+  task: Pick<TaskRow, 'id' | 'state' | 'attempt'>,
+  ending: EndingColumns,
+  outcome: string,
+): Promise<void> {
+  await sql`
+    with ended as (
+      update tasks set state = ${ending.state}, result = ${ending.result},
+        reason = ${ending.reason}, message = ${ending.message},
+        output = ${ending.output === null ? null : JSON.stringify(ending.output)}::jsonb,
+        completed_at = now(), lease_expires_at = null, cancel_requested = false
+      where id = ${task.id}
+    ),
+    attempt as (
+      update task_attempts set ended_at = now(), outcome = ${outcome}
+      where ${task.state === 'running'} and task_id = ${task.id} and attempt = ${task.attempt}
+        and ended_at is null
+    )
+    update tokens set revoked_at = now() where task_id = ${task.id} and revoked_at is null`.execute(
+    db,
+  );
 }
 
 /**
@@ -264,11 +294,31 @@ export async function lockExpiredLeases(db: Db, limit: number): Promise<TaskRow[
     .execute();
 }
 
-/** Sends the wake-up that long-polling claimers wait for (on commit). */
-export async function notifyPending(db: Db, count: number): Promise<void> {
+/**
+ * Sends the wake-up that claimers wait for (on commit): `count` tasks became
+ * pending, all for workers or all for servers when `runsOn` says so (then only
+ * those claimers wake), or of either kind.
+ */
+export async function notifyPending(
+  db: Db,
+  count: number,
+  runsOn?: TaskRow['runs_on'],
+): Promise<void> {
   if (count > 0) {
-    await sql`select pg_notify(${taskPendingChannel}, ${String(count)})`.execute(db);
+    const payload = runsOn === undefined ? String(count) : `${runsOn} ${count}`;
+    await sql`select pg_notify(${taskPendingChannel}, ${payload})`.execute(db);
   }
 }
 
 export const taskPendingChannel = 'kiln_task_pending';
+
+/** Reads a `notifyPending` payload: how many tasks, and for whom (`undefined`: either). */
+export function parsePendingPayload(payload: string): {
+  count: number;
+  runsOn: TaskRow['runs_on'] | undefined;
+} {
+  const [first = '', second] = payload.split(' ');
+  const runsOn = first === 'worker' || first === 'server' ? first : undefined;
+  const count = Number(runsOn === undefined ? first : second);
+  return { count: Number.isSafeInteger(count) && count > 0 ? count : 1, runsOn };
+}

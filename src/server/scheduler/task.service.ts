@@ -177,7 +177,7 @@ export async function submitTask(
       if (problem !== undefined) {
         throw new KilnError('bad_request', problem);
       }
-      await notifyPending(trx, 1);
+      await notifyPending(trx, 1, row.runs_on);
     }
     return row.id;
   });
@@ -279,7 +279,7 @@ export async function retryTask(deps: TaskDeps, actor: Actor, id: number): Promi
         .set({ lost_leases: 0, cancel_requested: false })
         .where('id', '=', id)
         .execute();
-      await notifyPending(trx, 1);
+      await notifyPending(trx, 1, task.runs_on);
       return;
     }
     if (task.state !== 'completed' && task.state !== 'cancelled') {
@@ -321,7 +321,7 @@ export async function retryTask(deps: TaskDeps, actor: Actor, id: number): Promi
       }
     }
     if (unfinished.length === 0) {
-      await notifyPending(trx, 1);
+      await notifyPending(trx, 1, task.runs_on);
     }
   });
   return showTask(deps, actor, id);

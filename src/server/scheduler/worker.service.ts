@@ -19,7 +19,7 @@ import { claimNextTask, type Claimer } from './claim.repository.ts';
 import type { SchedulerDeps } from './scheduler.ts';
 import type { Wake } from './wakeups.ts';
 import { requeueTask } from './task-lifecycle.ts';
-import { insertAttempt, lockTask, notifyPending } from './task.repository.ts';
+import { lockTask, notifyPending } from './task.repository.ts';
 import {
   deleteWorker,
   extendLeases,
@@ -140,7 +140,7 @@ export async function enrolWorker(
     const row = await upsertWorker(trx, request.name, request.metadata);
     await revokeWorkerTokens(trx, row.id);
     const requeued = await requeueTasksOf(trx, row.id, 'worker re-enrolled');
-    await notifyPending(trx, requeued);
+    await notifyPending(trx, requeued, 'worker');
     await insertToken(trx, {
       hash: hashTokenSecret(secret),
       kind: 'worker',
@@ -225,9 +225,12 @@ export async function claimForWorker(
     if (remaining <= 0 || signal.aborted) {
       return undefined;
     }
-    wake = await deps.wakeups.wait(Math.min(remaining, pollFallbackMs), signal);
+    wake = await deps.wakeups.worker.wait(Math.min(remaining, pollFallbackMs), signal);
   }
 }
+
+/** A claim shows the worker is alive; a busy worker's claims record it at most this often. */
+const claimSeenMs = 1000;
 
 async function claimOnce(deps: SchedulerDeps, workerId: number): Promise<Assignment | undefined> {
   const worker = await findWorkerById(deps.db, workerId);
@@ -237,39 +240,23 @@ async function claimOnce(deps: SchedulerDeps, workerId: number): Promise<Assignm
   if (!worker.enabled) {
     throw new KilnError('worker_disabled', `worker ${worker.name} is disabled`);
   }
-  await recordHeartbeat(deps.db, workerId, {});
-  return claimNextTask(deps.db, claimerOf(worker), {
+  if (Date.now() - worker.last_seen_at.getTime() >= claimSeenMs) {
+    await recordHeartbeat(deps.db, workerId, {});
+  }
+  const secret = generateTokenSecret('task');
+  const task = await claimNextTask(deps.db, claimerOf(worker), {
     workerId,
+    workerName: worker.name,
     leaseSeconds: deps.leaseSeconds,
-    onClaimed: async (trx, task) => {
-      const secret = generateTokenSecret('task');
-      await insertAttempt(trx, {
-        task_id: task.id,
-        attempt: task.attempt,
-        worker_id: workerId,
-        worker_name: worker.name,
-      });
-      await insertToken(trx, {
-        hash: hashTokenSecret(secret),
-        kind: 'task',
-        user_id: null,
-        name: `task ${task.id} attempt ${task.attempt}`,
-        scopes: [],
-        expires_at: null,
-        worker_id: workerId,
-        task_id: task.id,
-        task_attempt: task.attempt,
-      });
-      const workspace = await trx
-        .selectFrom('workspaces')
-        .select('name')
-        .where('id', '=', task.workspace_id)
-        .executeTakeFirstOrThrow();
-      return {
+    tokenHash: hashTokenSecret(secret),
+  });
+  return task === undefined
+    ? undefined
+    : {
         task: task.id,
         attempt: task.attempt,
         type: task.type,
-        workspace: workspace.name,
+        workspace: task.workspace_name,
         input: task.input,
         requirements: {
           architecture: task.architecture,
@@ -278,9 +265,7 @@ async function claimOnce(deps: SchedulerDeps, workerId: number): Promise<Assignm
         },
         time_limit: task.time_limit,
         token: secret,
-      } satisfies Assignment;
-    },
-  });
+      };
 }
 
 export async function listWorkers(deps: SchedulerDeps, actor: Actor): Promise<Worker[]> {
@@ -315,7 +300,7 @@ export async function removeWorker(deps: SchedulerDeps, actor: Actor, name: stri
   await deps.db.transaction().execute(async (trx) => {
     const worker = await findWorkerOrFail(trx, name);
     const requeued = await requeueTasksOf(trx, worker.id, 'worker removed');
-    await notifyPending(trx, requeued);
+    await notifyPending(trx, requeued, 'worker');
     await deleteWorker(trx, worker.id);
   });
 }
