@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { KilnError } from '../../../protocol/errors.ts';
@@ -71,15 +72,19 @@ export async function publishRepository(
       if ((await stateOf(db, repositoryId)) !== prepared.state) {
         return undefined;
       }
-      const files = [...prepared.files];
+      const files: PublishedFile[] = [...prepared.files];
+      const stored: string[] = [];
       for (const { base, files: texts } of signed) {
         for (const [name, text] of Object.entries(texts)) {
-          files.push({
-            path: `${base}/${name}`,
-            ...(await storeContent(db, deps.store, Buffer.from(text, 'utf8'))),
+          const content = await storeContent(db, deps.store, Buffer.from(text, 'utf8'), {
+            deferSync: true,
           });
+          stored.push(content.sha256);
+          files.push({ path: `${base}/${name}`, ...content });
         }
       }
+      // One sync for the files this publication stored, before it is recorded.
+      await deps.store.sync(stored);
       return recordPublication(db, prepared.repository, files);
     });
     if (recorded !== undefined) {
@@ -96,10 +101,13 @@ export async function lockRepository(db: Db, repositoryId: number): Promise<void
   await sql`select pg_advisory_xact_lock(${publishLockSpace}, ${repositoryId}::int)`.execute(db);
 }
 
+/** A file of a publication's dists/ tree: an index file, or a Release file (stored whole). */
+type PublishedFile = IndexFile;
+
 interface Prepared {
   readonly repository: RepositoryRow;
   readonly keyIds: readonly number[];
-  readonly files: readonly { path: string; sha256: string; size: number }[];
+  readonly files: readonly PublishedFile[];
   readonly releases: readonly { base: string; release: string }[];
   readonly state: string;
 }
@@ -116,7 +124,7 @@ async function prepare(deps: PublisherDeps, db: Db, repositoryId: number): Promi
     throw new KilnError('conflict', `repository ${repository.name} has no signing key`);
   }
   const previous = await previousFiles(db, repository);
-  const files: { path: string; sha256: string; size: number }[] = [];
+  const files: PublishedFile[] = [];
   const releases: { base: string; release: string }[] = [];
   const now = new Date();
   for (const suite of await listSuites(db, repositoryId)) {
@@ -156,7 +164,10 @@ async function stateOf(db: Db, repositoryId: number): Promise<string> {
   ]);
 }
 
-type PreviousFiles = ReadonlyMap<string, { sha256: string; size: number }>;
+type PreviousFiles = ReadonlyMap<
+  string,
+  { sha256: string; size: number; parts: readonly string[] | null }
+>;
 
 async function previousFiles(db: Db, repository: RepositoryRow): Promise<PreviousFiles> {
   if (repository.current_publication_id === null) {
@@ -164,7 +175,7 @@ async function previousFiles(db: Db, repository: RepositoryRow): Promise<Previou
   }
   const rows = await db
     .selectFrom('apt_publication_files')
-    .select(['path', 'sha256', 'size'])
+    .select(['path', 'sha256', 'size', 'parts'])
     .where('publication_id', '=', repository.current_publication_id)
     .execute();
   return new Map(rows.map((r) => [r.path, r]));
@@ -204,6 +215,7 @@ async function publishSuiteIndices(
   });
   const ids = wanted.map(([, id]) => id);
   const changed = new Set<number>();
+  const stored: string[] = [];
   for (const chunk of await listDirtyChunks(db, ids)) {
     const kind =
       wanted.find(([, id]) => id === chunk.index_id)?.[0].split('/')[0] === 'sources'
@@ -217,8 +229,11 @@ async function publishSuiteIndices(
     }
     // Each stanza is followed by a blank line, so chunks concatenate into an index.
     const text = Buffer.from(stanzas.map((s) => `${s}\n`).join(''), 'utf8');
-    const plain = await storeContent(db, deps.store, text);
-    const gz = await storeContent(db, deps.store, gzipSync(text, { level: 6 }));
+    const plain = await storeContent(db, deps.store, text, { deferSync: true });
+    const gz = await storeContent(db, deps.store, gzipSync(text, { level: 6 }), {
+      deferSync: true,
+    });
+    stored.push(plain.sha256, gz.sha256);
     await saveChunk(db, chunk.index_id, chunk.chunk, {
       text_sha256: plain.sha256,
       text_size: plain.size,
@@ -242,52 +257,65 @@ async function publishSuiteIndices(
       previous.get(`dists/${suite.codename}/${gzPath}`),
     ];
     if (!changed.has(id) && before[0] !== undefined && before[1] !== undefined) {
-      files.push(
-        { path: plainPath, sha256: before[0].sha256, size: before[0].size },
-        { path: gzPath, sha256: before[1].sha256, size: before[1].size },
-      );
+      // The previous publication's files (stored whole, or as parts), under this suite's paths.
+      files.push({ ...before[0], path: plainPath }, { ...before[1], path: gzPath });
       continue;
     }
     const own = chunks.filter(
       (c) => c.index_id === id && c.text_sha256 !== null && c.gz_sha256 !== null,
     );
-    // gzip allows concatenated members (RFC 1952 §2.2): the .gz is the chunks' members in order.
-    const plain = await storeContent(
-      db,
+    // An index is not stored again whole: it is its chunks, concatenated when
+    // served, so a change costs one chunk and a hash of the index. gzip allows
+    // concatenated members (RFC 1952 §2.2): the .gz is the chunks' members in order.
+    const plain = await describeConcatenation(
       deps.store,
-      concatenate(
-        deps.store,
-        own.map((c) => c.text_sha256 ?? ''),
-      ),
+      own.map((c) => c.text_sha256 ?? ''),
     );
     const gz =
       own.length === 0
-        ? await storeContent(db, deps.store, emptyGzip)
-        : await storeContent(
-            db,
+        ? await storeEmptyGzip(db, deps.store, stored)
+        : await describeConcatenation(
             deps.store,
-            concatenate(
-              deps.store,
-              own.map((c) => c.gz_sha256 ?? ''),
-            ),
+            own.map((c) => c.gz_sha256 ?? ''),
           );
     files.push({ path: plainPath, ...plain }, { path: gzPath, ...gz });
   }
+  // One sync for the chunks (and empty indices) stored above, before they are recorded.
+  await deps.store.sync(stored);
   return files;
 }
 
-async function* concatenate(store: FileStore, parts: readonly string[]): AsyncGenerator<Buffer> {
-  for (const sha256 of parts) {
-    for await (const chunk of await store.openRead(sha256)) {
-      yield chunk as Buffer;
+async function storeEmptyGzip(db: Db, store: FileStore, stored: string[]) {
+  const content = await storeContent(db, store, emptyGzip, { deferSync: true });
+  stored.push(content.sha256);
+  return content;
+}
+
+/** Chunks read ahead while the index they make up is hashed. */
+const readAhead = 16;
+
+/** The sha256 and size of stored parts concatenated, and the parts. */
+async function describeConcatenation(
+  store: FileStore,
+  parts: readonly string[],
+): Promise<{ sha256: string; size: number; parts: readonly string[] }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for (let i = 0; i < parts.length; i += readAhead) {
+    for (const content of await Promise.all(
+      parts.slice(i, i + readAhead).map((part) => store.read(part)),
+    )) {
+      hash.update(content);
+      size += content.length;
     }
   }
+  return { sha256: hash.digest('hex'), size, parts };
 }
 
 async function recordPublication(
   db: Db,
   repository: RepositoryRow,
-  files: readonly { path: string; sha256: string; size: number }[],
+  files: readonly PublishedFile[],
 ): Promise<PublishResult> {
   const last = await db
     .selectFrom('apt_publications')
@@ -308,7 +336,7 @@ async function recordPublication(
         path: f.path,
         sha256: f.sha256,
         size: f.size,
-        parts: null,
+        parts: f.parts === undefined || f.parts === null ? null : [...f.parts],
       })),
     )
     .execute();
