@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { findFreePort, spawnChild } from './child.ts';
 
-/** A `kiln serve` child process on an embedded PGlite, and its admin's token. */
+/** A `kiln serve` child process (on PGlite unless told a PostgreSQL URL), and its admin's token. */
 export interface KilnServer extends AsyncDisposable {
   readonly url: string;
   readonly token: string;
@@ -13,8 +13,19 @@ export interface KilnServer extends AsyncDisposable {
 const startTimeoutMs = 120_000;
 const tokenLine = /token \(shown once\):\s*\n\s*(\S+)/;
 
+export interface KilnServerOptions {
+  /** A PostgreSQL URL (an empty database); absent: the embedded PGlite in `dataDir`. */
+  readonly databaseUrl?: string;
+  /** More `kiln serve` flags. */
+  readonly args?: readonly string[];
+}
+
 /** Starts `kiln serve` from the repository at `repoRoot` on a fresh `dataDir`. */
-export async function startKilnServer(repoRoot: string, dataDir: string): Promise<KilnServer> {
+export async function startKilnServer(
+  repoRoot: string,
+  dataDir: string,
+  options: KilnServerOptions = {},
+): Promise<KilnServer> {
   const port = await findFreePort();
   const child = spawnChild(
     join(repoRoot, 'node_modules/.bin/node'),
@@ -26,6 +37,8 @@ export async function startKilnServer(repoRoot: string, dataDir: string): Promis
       dataDir,
       '--port',
       String(port),
+      ...(options.databaseUrl === undefined ? [] : ['--database', options.databaseUrl]),
+      ...(options.args ?? []),
     ],
     { cwd: repoRoot },
   );
