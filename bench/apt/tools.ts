@@ -1,3 +1,4 @@
+import { createKiln } from './kiln.ts';
 import { createAptFtparchive } from './peers/apt-ftparchive.ts';
 import { createAptly } from './peers/aptly.ts';
 import { createReprepro } from './peers/reprepro.ts';
@@ -10,8 +11,5 @@ export const peerTools: readonly (() => RepoTool)[] = [
   createAptly,
 ];
 
-/**
- * kiln's own adapter (bench/apt/kiln.ts, say), once it exists. Until then
- * the report prints kiln as "not yet measured".
- */
-export const kilnTool: (() => RepoTool) | undefined = undefined;
+/** kiln's own adapter; undefined would print kiln as "not yet measured". */
+export const kilnTool: (() => RepoTool) | undefined = createKiln;

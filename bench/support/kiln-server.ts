@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { findFreePort, spawnChild } from './child.ts';
 
-/** A `kiln serve` child process, and its admin's token. */
+/** A `kiln serve` child process (on PGlite unless told a PostgreSQL URL), and its admin's token. */
 export interface KilnServer extends AsyncDisposable {
   readonly url: string;
   readonly token: string;
@@ -14,9 +14,11 @@ const startTimeoutMs = 120_000;
 const tokenLine = /token \(shown once\):\s*\n\s*(\S+)/;
 
 export interface KilnServerOptions {
-  /** A PostgreSQL database, created empty; the embedded PGlite in `dataDir` without one. */
+  /** A PostgreSQL URL (an empty database); absent: the embedded PGlite in `dataDir`. */
   readonly databaseUrl?: string;
   readonly logLevel?: string;
+  /** More `kiln serve` flags. */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -41,6 +43,7 @@ export async function startKilnServer(
       String(port),
       ...(options.databaseUrl === undefined ? [] : ['--database', options.databaseUrl]),
       ...(options.logLevel === undefined ? [] : ['--log-level', options.logLevel]),
+      ...(options.args ?? []),
     ],
     { cwd: repoRoot },
   );

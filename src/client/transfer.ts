@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Artifact, ArtifactFile, FileDeclaration } from '../protocol/artifacts.schema.ts';
 import { explainBadFileName } from '../protocol/file-names.ts';
@@ -26,6 +26,18 @@ export async function describeLocalFile(
   if (reason !== undefined) {
     throw new ClientError(`${JSON.stringify(name)}: ${reason}`, 'invalid_file_name');
   }
+  const info = await stat(localPath);
+  if (info.size <= batchFileBytes) {
+    // Small: read at once, cheaper than a stream for the many small files of a package set.
+    const content = await readFile(localPath);
+    onBytes?.(content.length);
+    return {
+      path: name,
+      size: content.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
+      localPath,
+    };
+  }
   const { sha256, size } = await digestStream(createReadStream(localPath), onBytes);
   return { path: name, size, sha256, localPath };
 }
@@ -46,11 +58,29 @@ export async function uploadMissing(
   local: readonly LocalFile[],
   onBytes?: OnBytes,
 ): Promise<number> {
-  const missing = declared.filter(
-    (f, i) => !f.complete && declared.findIndex((g) => g.sha256 === f.sha256) === i,
-  );
+  const seen = new Set<string>();
+  const missing = declared.filter((f) => {
+    const first = !seen.has(f.sha256);
+    seen.add(f.sha256);
+    return first && !f.complete;
+  });
+  const byPath = new Map(local.map((l) => [l.path, l]));
+  if (missing.length > 1 && missing.every((f) => f.size <= batchFileBytes)) {
+    // Many small files: one request, not one each (see PUT /artifacts/{id}/content).
+    const sources = missing.map((file) => {
+      const source = byPath.get(file.path);
+      if (source === undefined) {
+        throw new ClientError(`no local file for ${file.path}`);
+      }
+      return source.localPath;
+    });
+    const total = missing.reduce((sum, f) => sum + f.size, 0);
+    const body = Readable.from(concatenateFiles(sources, onBytes));
+    await client.upload(`/api/v1/artifacts/${artifactId}/content`, body, total);
+    return missing.length;
+  }
   for (const file of missing) {
-    const source = local.find((l) => l.path === file.path);
+    const source = byPath.get(file.path);
     if (source === undefined) {
       throw new ClientError(`no local file for ${file.path}`);
     }
@@ -63,6 +93,20 @@ export async function uploadMissing(
     await client.upload(fileUrl(artifactId, file.path), stream, file.size);
   }
   return missing.length;
+}
+
+/** Files up to this size are sent together in one request when an artifact has several. */
+const batchFileBytes = 1024 * 1024;
+
+async function* concatenateFiles(
+  paths: readonly string[],
+  onBytes: OnBytes | undefined,
+): AsyncGenerator<Buffer> {
+  for (const path of paths) {
+    const content = await readFile(path);
+    onBytes?.(content.length);
+    yield content;
+  }
 }
 
 /** The bytes `downloadFiles` would transfer. */

@@ -250,6 +250,18 @@ const artifactRows: readonly Row<ArtifactContext, 'read' | 'change'>[] = [
     }),
   },
   {
+    method: 'PUT',
+    path: '/api/v1/artifacts/{id}/content',
+    does: 'upload every incomplete file at once',
+    rule: 'change',
+    status: 200,
+    call: ({ artifact }) => ({
+      params: { id: artifact.id },
+      body: artifact.pending.content,
+      headers: { 'content-type': 'application/octet-stream' },
+    }),
+  },
+  {
     method: 'DELETE',
     path: '/api/v1/artifacts/{id}/files/{*}',
     rule: 'change',

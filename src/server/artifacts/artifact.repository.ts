@@ -292,6 +292,42 @@ export async function insertFileRow(db: Db, sha256: string, size: number): Promi
   return row !== undefined;
 }
 
+/** Records stored contents; returns those this call added (they were absent). */
+export async function insertFileRows(
+  db: Db,
+  rows: readonly { sha256: string; size: number }[],
+): Promise<Set<string>> {
+  const added = new Set<string>();
+  for (let i = 0; i < rows.length; i += 1000) {
+    const inserted = await db
+      .insertInto('files')
+      .values(rows.slice(i, i + 1000))
+      .onConflict((oc) => oc.column('sha256').doNothing())
+      .returning('sha256')
+      .execute();
+    for (const row of inserted) {
+      added.add(row.sha256);
+    }
+  }
+  return added;
+}
+
+/** Marks every file of the artifact with one of these contents complete. */
+export async function markContentsComplete(
+  db: Db,
+  id: number,
+  sha256s: readonly string[],
+): Promise<void> {
+  for (let i = 0; i < sha256s.length; i += 1000) {
+    await db
+      .updateTable('artifact_files')
+      .set({ complete: true })
+      .where('artifact_id', '=', id)
+      .where('sha256', 'in', sha256s.slice(i, i + 1000))
+      .execute();
+  }
+}
+
 /** Relations from an artifact to targets the actor may see (a task: also its inputs and outputs). */
 export function listVisibleRelations(db: Db, id: number, actor: Actor) {
   return db

@@ -11,6 +11,7 @@ import {
   RelationParams,
   UpdateArtifactBody,
 } from '../../protocol/artifacts.schema.ts';
+import { Type } from 'typebox';
 import { ErrorResponse, IdParams, Page } from '../../protocol/common.schema.ts';
 import { WorkspaceParams } from '../../protocol/workspaces.schema.ts';
 import { requireAdmin } from '../auth/auth.service.ts';
@@ -28,6 +29,7 @@ import {
   removeRelation,
   showArtifact,
   updateArtifactFields,
+  uploadContents,
   uploadFile,
   type ArtifactDeps,
 } from './artifact.service.ts';
@@ -186,6 +188,26 @@ export function registerArtifactRoutes(app: App, deps: ArtifactDeps): void {
             contentLength: length === undefined ? undefined : Number(length),
           },
         );
+      },
+    );
+    scope.put(
+      '/api/v1/artifacts/:id/content',
+      {
+        schema: {
+          tags,
+          summary:
+            "Upload the contents of all the artifact's incomplete files at once: each distinct content once, in the order the artifact lists its files, one after the other",
+          params: IdParams,
+          response: { 200: Type.Object({ files: Type.Array(ArtifactFile) }), ...errors },
+        },
+      },
+      async (request) => {
+        const length = request.headers['content-length'];
+        return {
+          files: await uploadContents(deps, request.actor, request.params.id, request.raw, {
+            contentLength: length === undefined ? undefined : Number(length),
+          }),
+        };
       },
     );
     done();

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   relationTypes,
   type Artifact,
@@ -16,7 +16,8 @@ import type { Db } from '../db/connect.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/errors.ts';
 import { explainUnstorableJson } from '../db/jsonb.ts';
 import type { ArtifactFileRow } from '../db/schema.ts';
-import type { FileStore } from '../files/file-store.ts';
+import type { FileStore, StagedFile } from '../files/file-store.ts';
+import { readParts } from '../files/stream-parts.ts';
 import { authorizeWorkspace } from '../workspaces/access.ts';
 import { authorizeArtifact, immutable } from './artifact-access.ts';
 import {
@@ -28,6 +29,7 @@ import {
   insertArtifact,
   insertArtifactFiles,
   insertFileRow,
+  insertFileRows,
   insertRelations,
   insertTaskArtifacts,
   listArtifactFiles,
@@ -37,6 +39,7 @@ import {
   lockArtifact,
   lockContentReadableBy,
   markContentComplete,
+  markContentsComplete,
   touchArtifact,
   updateArtifact,
   type ArtifactWithNames,
@@ -411,6 +414,110 @@ export async function uploadFile(
     await staged.discard();
   }
   return { ...toFile(declared), complete: true };
+}
+
+/** Parts up to this size are read into memory, so that several are written at once. */
+const smallPartBytes = 1024 * 1024;
+const writesInFlight = 8;
+
+/**
+ * Receives the contents of all of an artifact's incomplete files in one
+ * request (many small files, a .deb per package say): each distinct content
+ * once, in the order the artifact lists its files, one after the other. Each
+ * is checked against its declared size and sha256 like a single upload; the
+ * batch is made durable with one sync and recorded in one transaction. A
+ * failed batch leaves nothing behind. Returns the files, now complete.
+ */
+export async function uploadContents(
+  deps: ArtifactDeps,
+  actor: Actor,
+  id: number,
+  body: Readable,
+  options: { contentLength?: number | undefined },
+): Promise<ArtifactFile[]> {
+  await authorizeArtifact(deps.db, actor, id, 'change');
+  const seen = new Set<string>();
+  const expected = (await listArtifactFiles(deps.db, id)).filter((f) => {
+    const first = !seen.has(f.sha256);
+    seen.add(f.sha256);
+    return first && !f.complete;
+  });
+  const total = expected.reduce((sum, f) => sum + f.size, 0);
+  if (options.contentLength !== undefined && options.contentLength !== total) {
+    throw new KilnError(
+      'size_mismatch',
+      `artifact ${id} waits for ${expected.length} contents of ${total} bytes in all, but ${options.contentLength} are being sent`,
+    );
+  }
+  const staged: StagedFile[] = [];
+  const writing = new Set<Promise<void>>();
+  const stage = async (index: number, content: AsyncIterable<Buffer> | Iterable<Buffer>) => {
+    const file = expected[index];
+    if (file === undefined) {
+      return;
+    }
+    const done = await deps.store.stage(Readable.from(content), {
+      maxSize: file.size,
+      deferSync: true,
+    });
+    staged.push(done);
+    if (done.size !== file.size || done.sha256 !== file.sha256) {
+      throw new KilnError(
+        done.size === file.size ? 'sha256_mismatch' : 'size_mismatch',
+        `${file.path} is declared with ${file.size} bytes and sha256 ${file.sha256}, but ${done.size} bytes with sha256 ${done.sha256} were received`,
+      );
+    }
+  };
+  try {
+    await readParts(
+      body,
+      expected.map((f) => f.size),
+      async (index, part) => {
+        if ((expected[index]?.size ?? 0) > smallPartBytes) {
+          await stage(index, part);
+          return;
+        }
+        // Small: read now, write while the next ones arrive.
+        const chunks: Buffer[] = [];
+        for await (const chunk of part) {
+          chunks.push(chunk);
+        }
+        while (writing.size >= writesInFlight) {
+          await Promise.race(writing);
+        }
+        const write: Promise<void> = stage(index, [Buffer.concat(chunks)]).finally(() => {
+          writing.delete(write);
+        });
+        writing.add(write);
+      },
+    );
+    await Promise.all(writing);
+    await changeArtifact(deps, actor, id, async (db) => {
+      const current = new Map((await listArtifactFiles(db, id)).map((f) => [f.path, f.sha256]));
+      if (expected.some((f) => current.get(f.path) !== f.sha256)) {
+        throw new KilnError('conflict', `the files of artifact ${id} changed during the upload`);
+      }
+      const added = await insertFileRows(
+        db,
+        staged.map((f) => ({ sha256: f.sha256, size: f.size })),
+      );
+      const commits = staged.filter((f) => added.has(f.sha256));
+      for (let i = 0; i < commits.length; i += writesInFlight) {
+        await Promise.all(commits.slice(i, i + writesInFlight).map((f) => f.commit()));
+      }
+      await deps.store.sync(commits.map((f) => f.sha256));
+      await markContentsComplete(
+        db,
+        id,
+        expected.map((f) => f.sha256),
+      );
+      await touchArtifact(db, id);
+    });
+  } finally {
+    await Promise.allSettled(writing);
+    await Promise.all(staged.map((f) => f.discard()));
+  }
+  return (await listArtifactFiles(deps.db, id)).map(toFile);
 }
 
 /** Finds a complete file of an artifact the actor may read, for download. */

@@ -46,12 +46,13 @@ export async function deleteExpiredUnreferencedArtifacts(
 
 /**
  * Whether stored content `files.sha256` is in use: declared by an artifact, or
- * part of a repository (an index chunk or a kept publication's file).
+ * part of a repository (an index chunk, a kept publication's file or a part of one).
  */
 const fileInUse = sql<boolean>`(
   exists (select 1 from artifact_files af where af.sha256 = files.sha256)
   or exists (select 1 from apt_index_chunks c where c.text_sha256 = files.sha256 or c.gz_sha256 = files.sha256)
-  or exists (select 1 from apt_publication_files p where p.sha256 = files.sha256))`;
+  or exists (select 1 from apt_publication_files p where p.sha256 = files.sha256)
+  or exists (select 1 from apt_publication_files p where p.parts @> array[files.sha256]::text[]))`;
 
 /** Locks up to `limit` stored files nothing uses, skipping locked ones. */
 export function lockUnusedFiles(db: Db, limit: number) {

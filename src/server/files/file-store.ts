@@ -13,6 +13,13 @@ export interface FileStore {
   stage(source: Readable, options: StageOptions): Promise<StagedFile>;
   /** Opens stored content for reading, whole or the inclusive byte range. */
   openRead(sha256: string, range?: ByteRange): Promise<Readable>;
+  /** Reads stored content whole into memory: only for small content (a .deb's, an index chunk). */
+  read(sha256: string): Promise<Buffer>;
+  /**
+   * Makes stored contents durable (their bytes and their names): what `stage`
+   * and `commit` with `deferSync` left to the caller, for a batch at once.
+   */
+  sync(sha256s: readonly string[]): Promise<void>;
   /**
    * Opens stored content to send it, `not_found` if it is not stored: cheaper
    * than `openRead` when all that is done with the bytes is writing them out.
@@ -27,6 +34,11 @@ export interface FileStore {
 export interface StageOptions {
   readonly maxSize: number;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Neither the content nor its commit is made durable one by one: the caller
+   * calls `sync` once for a batch, before it records the contents as stored.
+   */
+  readonly deferSync?: boolean | undefined;
 }
 
 export interface ByteRange {
@@ -38,7 +50,7 @@ export interface ByteRange {
 export interface StagedFile {
   readonly sha256: string;
   readonly size: number;
-  /** Moves the content into the store, durably (fsync of file and directory). */
+  /** Moves the content into the store, durably (fsync of file and directory) unless `deferSync`. */
   commit(): Promise<void>;
   /** Deletes the staged content. Safe to call after `commit` or twice. */
   discard(): Promise<void>;

@@ -1,8 +1,19 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import {
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { KilnError } from '../../protocol/errors.ts';
 import { sendFileRange } from './file-sender.ts';
 import type {
@@ -30,6 +41,8 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
 
   const blobDir = (sha256: string) => join(blobs, sha256.slice(0, 2), sha256.slice(2, 4));
   const blobPath = (sha256: string) => join(blobDir(sha256), sha256);
+  // Blob directories are never removed: each is made once per process, not once per commit.
+  const madeDirs = new Set<string>();
 
   return {
     async stage(source: Readable, options: StageOptions): Promise<StagedFile> {
@@ -53,9 +66,21 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
         size,
         async commit() {
           const dir = blobDir(sha256);
-          await mkdir(dir, { recursive: true });
-          await rename(tempPath, blobPath(sha256));
-          await syncDirectory(dir);
+          if (!madeDirs.has(dir)) {
+            await mkdir(dir, { recursive: true });
+            madeDirs.add(dir);
+          }
+          await rename(tempPath, blobPath(sha256)).catch(async (error: unknown) => {
+            // Made once, but removed since by someone else: make it again.
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+              throw error;
+            }
+            await mkdir(dir, { recursive: true });
+            await rename(tempPath, blobPath(sha256));
+          });
+          if (options.deferSync !== true) {
+            await syncDirectory(dir);
+          }
         },
         async discard() {
           await rm(tempPath, { force: true });
@@ -71,6 +96,26 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
         highWaterMark: readChunkBytes,
         ...(range === undefined ? {} : { start: range.start, end: range.end }),
       });
+    },
+
+    async read(sha256: string): Promise<Buffer> {
+      return readFile(blobPath(sha256)).catch((error: unknown) => {
+        throw new KilnError('not_found', `content ${sha256} is not in the file store`, {
+          cause: error,
+        });
+      });
+    },
+
+    async sync(sha256s: readonly string[]): Promise<void> {
+      const unique = [...new Set(sha256s)];
+      if (unique.length > syncEachUpTo) {
+        // syncfs(2), which Node does not expose: one flush of the file system
+        // for a large batch instead of an fsync per file and per directory.
+        await promisify(execFile)('sync', ['--file-system', root]);
+        return;
+      }
+      await Promise.all(unique.map((sha256) => syncFile(blobPath(sha256))));
+      await Promise.all([...new Set(unique.map(blobDir))].map(syncDirectory));
     },
 
     async openContent(sha256: string): Promise<StoredContent> {
@@ -115,6 +160,19 @@ async function removeStaleStagedFiles(staging: string): Promise<void> {
     if (info !== undefined && now - info.mtimeMs > stagedFileMaxAgeMs) {
       await rm(path, { force: true });
     }
+  }
+}
+
+// A few files are fsynced one by one (in parallel); a larger batch is cheaper
+// as one flush of the whole file system, which costs tens of milliseconds on a busy one.
+const syncEachUpTo = 64;
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

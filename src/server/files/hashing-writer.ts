@@ -13,13 +13,16 @@ export interface WrittenContent {
 export interface HashingWriteOptions {
   readonly maxSize: number;
   readonly signal?: AbortSignal | undefined;
+  /** Skip the final fsync: the caller makes the content durable later (FileStore.sync). */
+  readonly deferSync?: boolean | undefined;
 }
 
 /**
  * Writes `source` to the start of the empty file `handle`, hashing and counting
  * it on the way, and stops with `too_large` past `maxSize` bytes. Resolves once
- * the whole content is on disk (fsync). It holds a few blocks of memory,
- * whatever the size of the content.
+ * the whole content is on disk (fsync), unless `deferSync`. It holds a few
+ * blocks of memory, whatever the size of the content, and no more than the
+ * content needs when it is small.
  */
 export async function writeHashed(
   source: Readable,
@@ -27,7 +30,11 @@ export async function writeHashed(
   options: HashingWriteOptions,
 ): Promise<WrittenContent> {
   const hash = createHash('sha256');
-  const writer = new BlockWriter(handle);
+  const writer = new BlockWriter(
+    handle,
+    Math.min(blockBytes, options.maxSize),
+    options.deferSync !== true,
+  );
   let size = 0;
   try {
     await pipeline(
@@ -68,19 +75,22 @@ const syncEveryBytes = 64 * 1024 * 1024;
  */
 class BlockWriter {
   readonly #handle: FileHandle;
-  readonly #blocks: readonly Block[] = Array.from({ length: blockCount }, () => ({
-    buffer: Buffer.allocUnsafeSlow(blockBytes),
-    written: Promise.resolve(),
-  }));
+  readonly #blockBytes: number;
+  readonly #sync: boolean;
+  // Allocated as they are first needed: a small content takes one block of its own size.
+  readonly #blocks: Block[] = [];
   #index = 0;
-  #current = blockAt(this.#blocks, 0);
+  #current: Block;
   #filled = 0;
   #written = 0;
   #syncing: Promise<void> = Promise.resolve();
   #syncedUpTo = 0;
 
-  constructor(handle: FileHandle) {
+  constructor(handle: FileHandle, blockBytes: number, sync: boolean) {
     this.#handle = handle;
+    this.#blockBytes = Math.max(1, blockBytes);
+    this.#sync = sync;
+    this.#current = this.#blockAt(0);
   }
 
   /** Takes `chunk` (copied: the caller may reuse it), waiting if every block is being written. */
@@ -89,19 +99,31 @@ class BlockWriter {
       const copied = chunk.copy(this.#current.buffer, this.#filled, offset);
       this.#filled += copied;
       offset += copied;
-      if (this.#filled === blockBytes) {
+      if (this.#filled === this.#blockBytes) {
         await this.#writeCurrent();
       }
     }
   }
 
-  /** Writes what is left and waits until all of it is on disk. */
+  /** Writes what is left and waits until all of it is on disk (or written, without sync). */
   async finish(): Promise<void> {
     if (this.#filled > 0) {
       await this.#writeCurrent();
     }
     await Promise.all([...this.#blocks.map((b) => b.written), this.#syncing]);
-    await this.#handle.sync();
+    if (this.#sync) {
+      await this.#handle.sync();
+    }
+  }
+
+  #blockAt(index: number): Block {
+    const slot = index % blockCount;
+    let block = this.#blocks[slot];
+    if (block === undefined) {
+      block = { buffer: Buffer.allocUnsafeSlow(this.#blockBytes), written: Promise.resolve() };
+      this.#blocks[slot] = block;
+    }
+    return block;
   }
 
   /** Waits for every write and flush in flight, whether it succeeds or not. */
@@ -115,7 +137,7 @@ class BlockWriter {
     block.written.catch(() => undefined); // awaited later; this only prevents an unhandled rejection
     this.#written += this.#filled;
     this.#filled = 0;
-    if (this.#written - this.#syncedUpTo >= syncEveryBytes) {
+    if (this.#sync && this.#written - this.#syncedUpTo >= syncEveryBytes) {
       await this.#syncing;
       this.#syncedUpTo = this.#written;
       const writes = this.#blocks.map((b) => b.written);
@@ -123,7 +145,7 @@ class BlockWriter {
       this.#syncing.catch(() => undefined);
     }
     this.#index += 1;
-    this.#current = blockAt(this.#blocks, this.#index);
+    this.#current = this.#blockAt(this.#index);
     // The next block is free once its previous write is done.
     await this.#current.written;
   }
@@ -133,14 +155,6 @@ class BlockWriter {
 interface Block {
   readonly buffer: Buffer;
   written: Promise<void>;
-}
-
-function blockAt(blocks: readonly Block[], index: number): Block {
-  const block = blocks[index % blocks.length];
-  if (block === undefined) {
-    throw new Error('a block writer needs blocks');
-  }
-  return block;
 }
 
 /** Writes all of `data` at `position`; a write may take fewer bytes than asked. */

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
 import type { TaskResultColumn, TaskRow } from '../db/schema.ts';
 import { fillBindings } from './task-bindings.ts';
+import { notifyLogFollowers } from './task-log.repository.ts';
 import {
   endAttempt,
   listBlockedDescendants,
@@ -42,6 +43,8 @@ export async function endTask(db: Db, task: TaskRow, ending: Ending): Promise<nu
     },
     ending.state === 'completed' ? ending.result : 'cancelled',
   );
+  // Followers of its log learn at once that it is over.
+  await notifyLogFollowers(db, task.id);
   if (ending.state === 'completed' && ending.result === 'success') {
     return releaseDependents(db, task.id);
   }

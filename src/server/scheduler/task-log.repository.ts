@@ -11,6 +11,14 @@ export async function insertLogChunk(
   data: string,
 ): Promise<void> {
   await db.insertInto('task_log_chunks').values({ task_id: taskId, attempt, data }).execute();
+  await notifyLogFollowers(db, taskId);
+}
+
+/**
+ * Tells a task's log followers (on commit) that its log changed: a chunk was
+ * added, the task ended or its log was saved, so they need not wait to learn it.
+ */
+export async function notifyLogFollowers(db: Db, taskId: number): Promise<void> {
   await sql`select pg_notify(${taskLogChannel}, ${String(taskId)})`.execute(db);
 }
 

@@ -9,7 +9,7 @@ import {
   insertTaskArtifacts,
   listTaskArtifactIds,
 } from '../artifacts/artifact.repository.ts';
-import { deleteLogChunks, listLogChunks } from './task-log.repository.ts';
+import { deleteLogChunks, listLogChunks, notifyLogFollowers } from './task-log.repository.ts';
 import type { TaskTypeRegistry } from './task-types.ts';
 import { findTask } from './task.repository.ts';
 
@@ -124,6 +124,7 @@ export async function saveTaskLog(
       .where('id', '=', taskId)
       .execute();
     await deleteLogChunks(trx, taskId);
+    await notifyLogFollowers(trx, taskId);
     return artifact.id;
   });
 }

@@ -1,6 +1,9 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/connect.ts';
 
+/** Values per lookup statement, well under PostgreSQL's 65,535 parameters. */
+const lookupSlice = 10_000;
+
 /** Entries per chunk: a change rebuilds one chunk of this many stanzas at most. */
 export const chunkSize = 256;
 
@@ -44,13 +47,20 @@ export async function findPoolFiles(
   if (paths.length === 0) {
     return new Map();
   }
-  const rows = await db
-    .selectFrom('apt_pool')
-    .select(['path', 'sha256'])
-    .where('repository_id', '=', repositoryId)
-    .where('path', 'in', [...paths])
-    .execute();
-  return new Map(rows.map((r) => [r.path, r.sha256]));
+  const found = new Map<string, string>();
+  // In slices: a statement takes at most 65,535 parameters.
+  for (let i = 0; i < paths.length; i += lookupSlice) {
+    const rows = await db
+      .selectFrom('apt_pool')
+      .select(['path', 'sha256'])
+      .where('repository_id', '=', repositoryId)
+      .where('path', 'in', paths.slice(i, i + lookupSlice))
+      .execute();
+    for (const row of rows) {
+      found.set(row.path, row.sha256);
+    }
+  }
+  return found;
 }
 
 export async function insertPoolFiles(
@@ -81,13 +91,20 @@ export async function findBinaries(
   if (keys.length === 0) {
     return new Map<string, { id: number; version: string; pool_path: string }>();
   }
-  const rows = await db
-    .selectFrom('apt_binaries')
-    .select(['id', 'component', 'package', 'architecture', 'version', 'pool_path'])
-    .where('suite_id', '=', suiteId)
-    .where('package', 'in', [...new Set(keys.map((k) => k.package))])
-    .execute();
-  return new Map(rows.map((r) => [`${r.component}/${r.package}/${r.architecture}`, r]));
+  const names = [...new Set(keys.map((k) => k.package))];
+  const found = new Map<string, { id: number; version: string; pool_path: string }>();
+  for (let i = 0; i < names.length; i += lookupSlice) {
+    const rows = await db
+      .selectFrom('apt_binaries')
+      .select(['id', 'component', 'package', 'architecture', 'version', 'pool_path'])
+      .where('suite_id', '=', suiteId)
+      .where('package', 'in', names.slice(i, i + lookupSlice))
+      .execute();
+    for (const row of rows) {
+      found.set(`${row.component}/${row.package}/${row.architecture}`, row);
+    }
+  }
+  return found;
 }
 
 export interface NewBinary {

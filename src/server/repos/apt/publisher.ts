@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { KilnError } from '../../../protocol/errors.ts';
@@ -72,15 +73,19 @@ export async function publishRepository(
       if ((await stateOf(db, repositoryId)) !== prepared.state) {
         return undefined;
       }
-      const files = [...prepared.files];
+      const files: PublishedFile[] = [...prepared.files];
+      const stored: string[] = [];
       for (const { base, files: texts } of signed) {
         for (const [name, text] of Object.entries(texts)) {
-          files.push({
-            path: `${base}/${name}`,
-            ...(await storeContent(db, deps.store, Buffer.from(text, 'utf8'))),
+          const content = await storeContent(db, deps.store, Buffer.from(text, 'utf8'), {
+            deferSync: true,
           });
+          stored.push(content.sha256);
+          files.push({ path: `${base}/${name}`, ...content });
         }
       }
+      // One sync for the files this publication stored, before it is recorded.
+      await deps.store.sync(stored);
       return recordPublication(db, prepared.repository, files);
     });
     if (recorded !== undefined) {
@@ -103,15 +108,18 @@ export interface PublishOptions {
    * repository's contents (a rollback), with Release files signed afresh so
    * that apt, which refuses a Release older than the one it has, takes them.
    * The contents stay as they are: the next publication is made from them
-   * (the earlier files carry no `parts`, so every index is written again).
+   * (their chunks are not the parts the earlier files were made of).
    */
   readonly from?: number;
 }
 
+/** A file of a publication's dists/ tree: an index file, or a Release file (stored whole). */
+type PublishedFile = IndexFile;
+
 interface Prepared {
   readonly repository: RepositoryRow;
   readonly keyIds: readonly number[];
-  readonly files: readonly IndexFile[];
+  readonly files: readonly PublishedFile[];
   readonly releases: readonly { base: string; release: string }[];
   readonly state: string;
 }
@@ -134,7 +142,7 @@ async function prepare(
   }
   const previous = await previousFiles(db, repository);
   const earlier = from === undefined ? undefined : await publicationFiles(db, repository, from);
-  const files: IndexFile[] = [];
+  const files: PublishedFile[] = [];
   const releases: { base: string; release: string }[] = [];
   const now = new Date();
   for (const suite of await listSuites(db, repositoryId)) {
@@ -212,7 +220,12 @@ async function publicationFiles(
 function indexFilesOf(files: PreviousFiles, base: string): IndexFile[] {
   return [...files]
     .filter(([path]) => path.startsWith(`${base}/`) && !/\/(In)?Release(\.gpg)?$/.test(path))
-    .map(([path, f]) => ({ path: path.slice(base.length + 1), sha256: f.sha256, size: f.size }));
+    .map(([path, f]) => ({
+      path: path.slice(base.length + 1),
+      sha256: f.sha256,
+      size: f.size,
+      parts: f.parts,
+    }));
 }
 
 async function previousFiles(db: Db, repository: RepositoryRow): Promise<PreviousFiles> {
@@ -262,6 +275,7 @@ async function publishSuiteIndices(
     );
   });
   const ids = wanted.map(([, id]) => id);
+  const stored: string[] = [];
   for (const chunk of await listDirtyChunks(db, ids)) {
     const kind =
       wanted.find(([, id]) => id === chunk.index_id)?.[0].split('/')[0] === 'sources'
@@ -274,8 +288,11 @@ async function publishSuiteIndices(
     }
     // Each stanza is followed by a blank line, so chunks concatenate into an index.
     const text = Buffer.from(stanzas.map((s) => `${s}\n`).join(''), 'utf8');
-    const plain = await storeContent(db, deps.store, text);
-    const gz = await storeContent(db, deps.store, gzipSync(text, { level: 6 }));
+    const plain = await storeContent(db, deps.store, text, { deferSync: true });
+    const gz = await storeContent(db, deps.store, gzipSync(text, { level: 6 }), {
+      deferSync: true,
+    });
+    stored.push(plain.sha256, gz.sha256);
     await saveChunk(db, chunk.index_id, chunk.chunk, {
       text_sha256: plain.sha256,
       text_size: plain.size,
@@ -320,31 +337,28 @@ async function publishSuiteIndices(
       );
       continue;
     }
-    // gzip allows concatenated members (RFC 1952 §2.2): the .gz is the chunks' members in order.
-    const plain = await storeContent(
-      db,
+    // An index is not stored again whole: it is its chunks, concatenated when
+    // served, so a change costs one chunk and a hash of the index. gzip allows
+    // concatenated members (RFC 1952 §2.2): the .gz is the chunks' members in order.
+    const plain = await describeConcatenation(
       deps.store,
-      concatenate(
-        deps.store,
-        own.map((c) => c.text_sha256 ?? ''),
-      ),
+      own.map((c) => c.text_sha256 ?? ''),
     );
     const gz =
       own.length === 0
-        ? await storeContent(db, deps.store, emptyGzip)
-        : await storeContent(
-            db,
+        ? await storeEmptyGzip(db, deps.store, stored)
+        : await describeConcatenation(
             deps.store,
-            concatenate(
-              deps.store,
-              own.map((c) => c.gz_sha256 ?? ''),
-            ),
+            own.map((c) => c.gz_sha256 ?? ''),
           );
     files.push(
       { path: plainPath, ...plain, parts: textParts },
-      { path: gzPath, ...gz, parts: gzParts },
+      // The empty .gz is stored whole: no parts.
+      { path: gzPath, ...gz, parts: own.length === 0 ? null : gzParts },
     );
   }
+  // One sync for the chunks (and empty indices) stored above, before they are recorded.
+  await deps.store.sync(stored);
   return files;
 }
 
@@ -352,18 +366,37 @@ function sameParts(before: readonly string[] | null | undefined, now: readonly s
   return before != null && before.length === now.length && before.every((p, i) => p === now[i]);
 }
 
-async function* concatenate(store: FileStore, parts: readonly string[]): AsyncGenerator<Buffer> {
-  for (const sha256 of parts) {
-    for await (const chunk of await store.openRead(sha256)) {
-      yield chunk as Buffer;
+async function storeEmptyGzip(db: Db, store: FileStore, stored: string[]) {
+  const content = await storeContent(db, store, emptyGzip, { deferSync: true });
+  stored.push(content.sha256);
+  return content;
+}
+
+/** Chunks read ahead while the index they make up is hashed. */
+const readAhead = 16;
+
+/** The sha256 and size of stored parts concatenated, and the parts. */
+async function describeConcatenation(
+  store: FileStore,
+  parts: readonly string[],
+): Promise<{ sha256: string; size: number; parts: readonly string[] }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for (let i = 0; i < parts.length; i += readAhead) {
+    for (const content of await Promise.all(
+      parts.slice(i, i + readAhead).map((part) => store.read(part)),
+    )) {
+      hash.update(content);
+      size += content.length;
     }
   }
+  return { sha256: hash.digest('hex'), size, parts };
 }
 
 async function recordPublication(
   db: Db,
   repository: RepositoryRow,
-  files: readonly IndexFile[],
+  files: readonly PublishedFile[],
 ): Promise<PublishResult> {
   const last = await db
     .selectFrom('apt_publications')
@@ -384,7 +417,7 @@ async function recordPublication(
         path: f.path,
         sha256: f.sha256,
         size: f.size,
-        parts: f.parts === undefined ? null : [...f.parts],
+        parts: f.parts === undefined || f.parts === null ? null : [...f.parts],
       })),
     )
     .execute();

@@ -6,8 +6,8 @@ export interface IndexFile {
   readonly path: string;
   readonly sha256: string;
   readonly size: number;
-  /** The stored files it is the concatenation of (an index's chunks), when it is one. */
-  readonly parts?: readonly string[];
+  /** The stored pieces the file is the concatenation of (an index, of its chunks); absent: stored whole. */
+  readonly parts?: readonly string[] | null;
 }
 
 /** RFC 2822 date in UTC, as the Debian archive writes it. */

@@ -1,6 +1,9 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { KilnError } from '../../../protocol/errors.ts';
 import type { Db } from '../../db/connect.ts';
+import type { FileStore } from '../../files/file-store.ts';
 import { replyWithStoredFile } from '../../http/stored-file-reply.ts';
 import type { App } from '../../http/types.ts';
 import {
@@ -34,7 +37,7 @@ async function findPublicationFile(
     return db
       .selectFrom('apt_publication_files as f')
       .innerJoin('apt_publications as p', 'p.id', 'f.publication_id')
-      .select(['f.sha256', 'f.size'])
+      .select(['f.sha256', 'f.size', 'f.parts'])
       .where('p.repository_id', '=', repositoryId)
       .where('f.sha256', '=', hashed[2])
       .where('f.path', 'like', `${dir.replace(/[\\%_]/g, '\\$&')}%`)
@@ -46,10 +49,42 @@ async function findPublicationFile(
   }
   return db
     .selectFrom('apt_publication_files')
-    .select(['sha256', 'size'])
+    .select(['sha256', 'size', 'parts'])
     .where('publication_id', '=', publicationId)
     .where('path', '=', path)
     .executeTakeFirst();
+}
+
+/**
+ * Replies with a file stored as parts (an index, as its chunks): whole, with
+ * its sha256 as a strong ETag; a Range is ignored (RFC 9110 §14.2 allows it),
+ * apt fetches indices whole.
+ */
+async function replyWithParts(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  store: FileStore,
+  file: { sha256: string; size: number; parts: readonly string[]; cacheControl: string },
+): Promise<FastifyReply> {
+  const etag = `"${file.sha256}"`;
+  void reply
+    .header('accept-ranges', 'none')
+    .header('etag', etag)
+    .header('cache-control', file.cacheControl)
+    .header('content-type', 'application/octet-stream');
+  if (request.headers['if-none-match'] === etag) {
+    return reply.status(304).send();
+  }
+  // The parts stay stored as long as a kept publication names them (see the
+  // garbage collector), so they are opened one at a time as the body goes out.
+  async function* concatenated(): AsyncGenerator<Buffer> {
+    for (const part of file.parts) {
+      for await (const chunk of await store.openRead(part)) {
+        yield chunk as Buffer;
+      }
+    }
+  }
+  return reply.header('content-length', file.size).send(Readable.from(concatenated()));
 }
 
 /**
@@ -90,7 +125,7 @@ export function registerRepositoryServing(app: App, deps: RepositoryDeps): void 
           .header('cache-control', cacheControl(path, isPrivate))
           .send(await repositoryPublicKeys(deps.db, deps.signer, repository.id));
       }
-      let file: { sha256: string; size: number } | undefined;
+      let file: { sha256: string; size: number; parts?: readonly string[] | null } | undefined;
       const pinned = /^publications\/(\d+)\/(dists\/.+)$/.exec(path);
       if (pinned?.[1] !== undefined && pinned[2] !== undefined) {
         const publication = await deps.db
@@ -120,6 +155,14 @@ export function registerRepositoryServing(app: App, deps: RepositoryDeps): void 
       }
       if (file === undefined) {
         throw new KilnError('not_found', `${path} is not in repository ${workspace}/${name}`);
+      }
+      if (file.parts !== undefined && file.parts !== null) {
+        return replyWithParts(request, reply, deps.store, {
+          sha256: file.sha256,
+          size: file.size,
+          parts: file.parts,
+          cacheControl: cacheControl(path, isPrivate),
+        });
       }
       return replyWithStoredFile(request, reply, deps.store, {
         ...file,
