@@ -13,7 +13,7 @@
  * only the named tools; --keep leaves the repositories under bench/out/.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,6 +23,7 @@ import { printSizeReport, type SizeResults } from './apt/report.ts';
 import { runTool, type ToolRun } from './apt/run-tool.ts';
 import type { RepoLayout, RepoTool } from './apt/tool.ts';
 import { kilnTool, peerTools } from './apt/tools.ts';
+import { describeError, formatLoad, progress } from './support/console.ts';
 
 const layout: RepoLayout = {
   suite: 'bench',
@@ -30,7 +31,6 @@ const layout: RepoLayout = {
   architectures: ['amd64', 'arm64', 'all'],
 };
 const outDir = fileURLToPath(new URL('out', import.meta.url));
-const started = performance.now();
 
 interface Options {
   readonly counts: readonly number[];
@@ -144,25 +144,6 @@ async function measureSize(
   const kilnRun = kiln !== undefined && wanted(kiln) ? await run(kiln) : undefined;
   progress(`load average ${formatLoad()}`);
   return { count, runs, kiln: kilnRun, stepTimeoutSeconds: timeoutSeconds };
-}
-
-function formatLoad(): string {
-  return loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
-}
-
-function progress(line: string): void {
-  const seconds = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
-  process.stdout.write(`[${seconds} s] ${line}\n`);
-}
-
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) {
-    return String(error);
-  }
-  const cause = error.cause === undefined ? '' : `\ncaused by: ${describeError(error.cause)}`;
-  return `${error.message}${cause}`;
 }
 
 await main();

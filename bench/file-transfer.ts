@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomFill } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -16,12 +16,12 @@ import { startKilnServer, type KilnServer } from './support/kiln-server.ts';
 import { startNginx, type NginxServer } from './support/nginx-server.ts';
 import { readCpuSeconds, readMemory, resetPeakMemory } from './support/proc.ts';
 import { printReport, type Comparison, type Results, type Sample } from './support/report.ts';
+import { describeError, formatLoad, progress } from './support/console.ts';
 
 const fileSize = 1024 ** 3;
 const repetitions = 3;
 const fileName = 'payload.bin';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const started = performance.now();
 
 /** What every measurement needs. */
 interface Bench {
@@ -236,25 +236,6 @@ async function checkUploaded(response: string): Promise<void> {
 
 function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
-}
-
-function formatLoad(): string {
-  return loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
-}
-
-function progress(line: string): void {
-  const seconds = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
-  process.stdout.write(`[${seconds} s] ${line}\n`);
-}
-
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) {
-    return String(error);
-  }
-  const cause = error.cause === undefined ? '' : `\ncaused by: ${describeError(error.cause)}`;
-  return `${error.message}${cause}`;
 }
 
 await main();

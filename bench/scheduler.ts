@@ -16,7 +16,7 @@
  * throughput run (default 900 s).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,11 +27,11 @@ import { createScratchDatabase, readServerVersion } from './scheduler/postgres.t
 import type { QueueFigures } from './scheduler/probes.ts';
 import { printReport } from './scheduler/report.ts';
 import { startKilnServer } from './support/kiln-server.ts';
+import { describeError, formatLoad, progress } from './support/console.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const queues = ['kiln', 'graphile-worker', 'pg-boss', 'pglite'] as const;
 type Queue = (typeof queues)[number];
-const started = performance.now();
 
 interface Options {
   readonly serverUrl: string;
@@ -149,25 +149,6 @@ async function withKilnServer<T>(
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
-}
-
-function formatLoad(): string {
-  return loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ');
-}
-
-function progress(line: string): void {
-  const seconds = ((performance.now() - started) / 1000).toFixed(1).padStart(6);
-  process.stdout.write(`[${seconds} s] ${line}\n`);
-}
-
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) {
-    return String(error);
-  }
-  const cause = error.cause === undefined ? '' : `\ncaused by: ${describeError(error.cause)}`;
-  return `${error.message}${cause}`;
 }
 
 await main();
