@@ -4,6 +4,7 @@
  * is set, on that PostgreSQL server too. In CI (`CI` set) that URL is required.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 
 const inCi = (process.env['CI'] ?? '') !== '';
 if (inCi && process.env['KILN_TEST_DATABASE_URL'] === undefined) {
@@ -12,13 +13,17 @@ if (inCi && process.env['KILN_TEST_DATABASE_URL'] === undefined) {
 }
 const patterns =
   process.argv.length > 2 ? process.argv.slice(2) : ['src/**/*.test.ts', 'test/**/*.test.ts'];
+mkdirSync('test-results', { recursive: true });
 const result = spawnSync(
   process.execPath,
   [
     '--disable-warning=ExperimentalWarning',
     '--test',
     '--test-reporter=spec',
-    '--test-concurrency=2',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/file-durations-reporter.ts',
+    '--test-reporter-destination=test-results/file-durations.txt',
+    '--test-concurrency=3',
     '--test-timeout=600000',
     ...patterns,
   ],

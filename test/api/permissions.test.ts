@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { forEachDatabase } from '../helpers/databases.ts';
+import { onOneDatabase } from '../helpers/databases.ts';
 import {
   instanceCells,
   titleOf,
@@ -36,6 +36,8 @@ import {
 } from '../helpers/permission-fixtures.ts';
 import { seesPrivate, type Rule } from '../helpers/permission-rules.ts';
 import { repoRows } from '../helpers/repo-permission-rows.ts';
+import { triggerRows } from '../helpers/trigger-permission-rows.ts';
+import { workflowInstanceRows, workflowRows } from '../helpers/workflow-permission-rows.ts';
 import { taskRows, taskWorkspaceRows, workerRows } from '../helpers/task-permission-rows.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -295,7 +297,7 @@ const artifactRows: readonly Row<ArtifactContext, 'read' | 'change'>[] = [
 
 const creators: readonly Creator[] = ['uploader', 'owner'];
 
-forEachDatabase((backend) => {
+onOneDatabase((backend) => {
   let server: TestServer;
   let cast: Cast;
   before(async () => {
@@ -312,7 +314,8 @@ forEachDatabase((backend) => {
     const documented = Object.entries(document.body.paths as Record<string, object>).flatMap(
       ([path, operations]) => Object.keys(operations).map((m) => `${m.toUpperCase()} ${path}`),
     );
-    // The rows of tasks and workers run in task-permissions.test.ts, of repositories in repo-permissions.test.ts.
+    // The rows of tasks and workers run in task-permissions.test.ts, of repositories in
+    // repo-permissions.test.ts, of workflows, runs, triggers and webhooks in workflow-permissions.test.ts.
     const rows = [
       ...instanceRows,
       ...workspaceRows,
@@ -321,6 +324,9 @@ forEachDatabase((backend) => {
       ...taskRows,
       ...workerRows,
       ...repoRows,
+      ...workflowInstanceRows,
+      ...workflowRows,
+      ...triggerRows,
     ];
     const covered = new Set(rows.map((row) => `${row.method} ${row.path}`));
     const missing = documented.filter((operation) => !covered.has(operation));

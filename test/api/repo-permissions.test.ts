@@ -6,18 +6,13 @@
  * not exist. permissions.test.ts checks that the rows cover every operation.
  */
 import { after, before, describe } from 'node:test';
-import { forEachDatabase } from '../helpers/databases.ts';
-import { titleOf, visibilityCells } from '../helpers/permission-cells.ts';
-import { createCast, type Cast, type Visibility } from '../helpers/permission-fixtures.ts';
-import {
-  createRepoFixture,
-  ghostRepoFixture,
-  repoRows,
-  type RepoFixture,
-} from '../helpers/repo-permission-rows.ts';
+import { onOneDatabase } from '../helpers/databases.ts';
+import { fixturesSharedButDeletes, titleOf, visibilityCells } from '../helpers/permission-cells.ts';
+import { createCast, type Cast } from '../helpers/permission-fixtures.ts';
+import { createRepoFixture, ghostRepoFixture, repoRows } from '../helpers/repo-permission-rows.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-forEachDatabase((backend) => {
+onOneDatabase((backend) => {
   let server: TestServer;
   let cast: Cast;
   before(async () => {
@@ -30,15 +25,7 @@ forEachDatabase((backend) => {
 
   // Changes are queued tasks that leave the repository usable, so every cell
   // but a deletion shares one fixture per visibility.
-  const shared = new Map<Visibility, Promise<RepoFixture>>();
-  const fixtureFor = (row: { readonly method: string }, visibility: Visibility) => {
-    if (row.method === 'DELETE') {
-      return createRepoFixture(cast, visibility);
-    }
-    const fixture = shared.get(visibility) ?? createRepoFixture(cast, visibility);
-    shared.set(visibility, fixture);
-    return fixture;
-  };
+  const fixtureFor = fixturesSharedButDeletes((visibility) => createRepoFixture(cast, visibility));
 
   for (const row of repoRows) {
     describe(titleOf(row), () => {

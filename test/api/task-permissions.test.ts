@@ -6,7 +6,7 @@
  * that these rows and its own cover every operation of the API.
  */
 import { after, before, describe } from 'node:test';
-import { forEachDatabase } from '../helpers/databases.ts';
+import { onOneDatabase } from '../helpers/databases.ts';
 import { instanceCells, titleOf, visibilityCells, type Row } from '../helpers/permission-cells.ts';
 import {
   createCast,
@@ -32,7 +32,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 const creators: readonly Creator[] = ['uploader', 'owner'];
 
-forEachDatabase((backend) => {
+onOneDatabase((backend) => {
   let server: TestServer;
   let cast: Cast;
   let running: Readonly<Record<Visibility, TaskFixture>>;

@@ -82,11 +82,13 @@ export function urlWithSchema(url: string, schema: string): string {
 }
 
 /**
- * Runs `suite` on PostgreSQL only, for what needs a database server several
- * processes share. Without `KILN_TEST_DATABASE_URL` it is skipped, except in
- * CI, where that fails the run.
+ * Runs `suite` on PostgreSQL when `KILN_TEST_DATABASE_URL` is set; without it,
+ * runs `without` (in CI, a describe that fails the run instead).
  */
-export function onPostgres(suite: (backend: TestBackend & { url: string }) => void): void {
+function onPostgresOr(
+  suite: (backend: TestBackend & { url: string }) => void,
+  without: () => void,
+): void {
   if (postgresUrl !== undefined) {
     const backend = postgresBackend(postgresUrl);
     describe('postgres', () => {
@@ -99,10 +101,21 @@ export function onPostgres(suite: (backend: TestBackend & { url: string }) => vo
       );
     });
   } else {
+    without();
+  }
+}
+
+/**
+ * Runs `suite` on PostgreSQL only, for what needs a database server several
+ * processes share. Without `KILN_TEST_DATABASE_URL` it is skipped, except in
+ * CI, where that fails the run.
+ */
+export function onPostgres(suite: (backend: TestBackend & { url: string }) => void): void {
+  onPostgresOr(suite, () => {
     describe('postgres', { skip: 'KILN_TEST_DATABASE_URL is not set' }, () => {
       suite(postgresBackend(''));
     });
-  }
+  });
 }
 
 /**
@@ -114,20 +127,21 @@ export function forEachDatabase(suite: (backend: TestBackend) => void): void {
   describe('pglite', () => {
     suite(pgliteBackend);
   });
-  if (postgresUrl !== undefined) {
-    const backend = postgresBackend(postgresUrl);
-    describe('postgres', () => {
-      suite(backend);
+  onPostgres(suite);
+}
+
+/**
+ * Runs `suite` on one database: PostgreSQL when `KILN_TEST_DATABASE_URL` is
+ * set (always in CI), PGlite otherwise. For the permission matrices, which
+ * send thousands of requests to test the API's rules: both backends run the
+ * same PostgreSQL engine, every rule's query runs on PGlite too in the suites
+ * that use `forEachDatabase`, and the matrices took a tenth of the suite's
+ * time twice over.
+ */
+export function onOneDatabase(suite: (backend: TestBackend) => void): void {
+  onPostgresOr(suite, () => {
+    describe('pglite', () => {
+      suite(pgliteBackend);
     });
-  } else if (inCi) {
-    describe('postgres', () => {
-      throw new Error(
-        'CI is set but KILN_TEST_DATABASE_URL is not: PostgreSQL tests cannot be skipped',
-      );
-    });
-  } else {
-    describe('postgres', { skip: 'KILN_TEST_DATABASE_URL is not set' }, () => {
-      suite(postgresBackend(''));
-    });
-  }
+  });
 }

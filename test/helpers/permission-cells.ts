@@ -156,8 +156,8 @@ export interface CellSource<C extends FixtureContext, F> {
 
 /**
  * Registers a row's cells for each visibility and caller, each expecting what
- * `rule` says. A refusal that hides a workspace (and, under `machine`, every
- * refusal) must look exactly like the answer about one that does not exist.
+ * `rule` says. A refusal that hides a workspace (and, under `machine` and
+ * `signed`, every refusal) must look exactly like the answer about one that does not exist.
  */
 export function visibilityCells<C extends FixtureContext, F>(
   row: Row<C, string>,
@@ -176,11 +176,29 @@ export function visibilityCells<C extends FixtureContext, F>(
         assertOutcome(response, expected);
         if (expected.code === undefined) {
           row.check?.(response, context);
-        } else if (expected.code === 'not_found' || rule === 'machine') {
+        } else if (expected.code === 'not_found' || rule === 'machine' || rule === 'signed') {
           const ghost = source.contextOf(source.ghost, actor, visibility);
           await assertLooksAbsent(row, { context, response }, ghost);
         }
       });
     }
   }
+}
+
+/**
+ * Fixtures for the cells of rows whose changes leave a fixture usable: one per
+ * visibility, shared, except for a deletion's cells, which get a fresh one each.
+ */
+export function fixturesSharedButDeletes<F>(
+  create: (visibility: Visibility) => Promise<F>,
+): (row: { readonly method: string }, visibility: Visibility) => Promise<F> {
+  const shared = new Map<Visibility, Promise<F>>();
+  return (row, visibility) => {
+    if (row.method === 'DELETE') {
+      return create(visibility);
+    }
+    const fixture = shared.get(visibility) ?? create(visibility);
+    shared.set(visibility, fixture);
+    return fixture;
+  };
 }

@@ -11,6 +11,10 @@ import { actorNames, type ActorName, type Visibility } from './permission-fixtur
  * (401); a user's token is the wrong kind (403). The refusal comes before any
  * workspace is looked at, so it is the same for a private task as for one
  * that does not exist, and leaks nothing.
+ *
+ * `signed` is the hook endpoint's without its trigger's secret: who calls
+ * does not count, so everyone, admin included, gets 401 `invalid_signature`,
+ * the same for a private workspace's trigger as for none.
  */
 export type Rule =
   | 'anyone'
@@ -22,7 +26,8 @@ export type Rule =
   | 'change-own'
   | 'write'
   | 'own'
-  | 'machine';
+  | 'machine'
+  | 'signed';
 
 /** What a cell of the permission matrix expects: a status, and an error code on failure. */
 export interface Outcome {
@@ -43,6 +48,7 @@ const may: Readonly<Record<Rule, readonly ActorName[]>> = {
   write: ['writer', 'owner', 'admin'],
   own: ['owner', 'admin'],
   machine: [],
+  signed: [],
 };
 
 /** Who may see a private workspace; to everyone else it and its content do not exist. */
@@ -55,6 +61,9 @@ export function expectedOutcome(
   success: number,
   visibility?: Visibility,
 ): Outcome {
+  if (rule === 'signed') {
+    return { status: 401, code: 'invalid_signature' };
+  }
   if (may[rule].includes(actor) || (rule === 'read' && visibility === 'public')) {
     return { status: success };
   }

@@ -73,6 +73,19 @@ forEachDatabase((backend) => {
     await expectTask(cast.alice, c.id, { state: 'completed', result: 'success' });
   });
 
+  it('a task submitted while its dependency runs is released when that one completes', async () => {
+    // The dependency was claimed before anything depended on it: its ending
+    // must still find the dependent (it ends alone only when none waits).
+    const a = await submitTask(cast.alice, workspace);
+    const running = await claimExactly(a.id);
+    const b = await submitTask(cast.alice, workspace, { depends_on: [a.id] });
+    assert.equal(b.state, 'blocked');
+    await finish(running);
+    await expectTask(cast.alice, b.id, { state: 'pending' });
+    await finish(await worker.claimOrFail(1));
+    await expectTask(cast.alice, b.id, { state: 'completed', result: 'success' });
+  });
+
   for (const result of ['failure', 'error'] as const) {
     it(`a dependency's ${result} ends its dependents, transitively, as blocked-failed`, async () => {
       const chain = await submitChain();

@@ -119,6 +119,32 @@ forEachDatabase((backend) => {
     });
   });
 
+  describe('workers that claim at the same moment (one batch)', () => {
+    it('each get a different task, and the one-off build is among them', async () => {
+      const a = await createTaskWorkspace(cast.alice, 'mass');
+      const b = await createTaskWorkspace(cast.bob, 'one-off');
+      const first = await submitTask(cast.alice, a);
+      const backlog = [first.id as number, ...(await copyTask(server, first.id, 19))];
+      const oneOff = await submitTask(cast.bob, b);
+      const workers = [];
+      for (let i = 1; i <= 4; i += 1) {
+        workers.push(await enrolWorker(server, uniqueName(`batch-${i}`)));
+      }
+      const claimed = await Promise.all(workers.map((w) => w.claimOrFail(1)));
+      const ids = claimed.map((t) => t.id);
+      assert.equal(new Set(ids).size, 4, `four different tasks: ${ids.join(', ')}`);
+      assert.ok(ids.includes(oneOff.id), `B's task ${oneOff.id} is among ${ids.join(', ')}`);
+      assert.deepEqual(
+        ids.filter((id) => id !== oneOff.id).sort((x, y) => x - y),
+        backlog.slice(0, 3),
+        "the others are A's oldest",
+      );
+      for (const task of claimed) {
+        await finish(task);
+      }
+    });
+  });
+
   describe('two users in one workspace', () => {
     it("one user's task runs within a few claims while the other's rebuild runs", async () => {
       const shared = await createTaskWorkspace(cast.alice, 'shared', {
