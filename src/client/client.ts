@@ -44,6 +44,30 @@ export interface Client {
   download(path: string, headers?: Record<string, string>): Promise<IncomingMessage>;
 }
 
+/** A signal of its own that follows `outer` until `unlink` (none without `outer`). */
+function linkSignal(
+  outer: AbortSignal | undefined,
+): { readonly signal: AbortSignal; unlink(): void } | undefined {
+  if (outer === undefined) {
+    return undefined;
+  }
+  const controller = new AbortController();
+  const abort = () => {
+    controller.abort(outer.reason);
+  };
+  if (outer.aborted) {
+    abort();
+  } else {
+    outer.addEventListener('abort', abort, { once: true });
+  }
+  return {
+    signal: controller.signal,
+    unlink: () => {
+      outer.removeEventListener('abort', abort);
+    },
+  };
+}
+
 export function createClient(server: string, token: string | undefined): Client {
   const auth: Record<string, string> =
     token === undefined ? {} : { authorization: `Bearer ${token}` };
@@ -58,10 +82,15 @@ export function createClient(server: string, token: string | undefined): Client 
       options: RequestOptions = {},
     ): Promise<T> {
       let response: Response;
+      // fetch leaves its listener on the signal it is given until the request
+      // is garbage collected: a worker's long-lived signal would gather one per
+      // request, and each addEventListener scans them all. A signal per request,
+      // linked here and unlinked when done, keeps the long-lived one light.
+      const linked = linkSignal(options.signal);
       try {
         response = await fetch(base + path, {
           method,
-          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(linked === undefined ? {} : { signal: linked.signal }),
           headers: {
             ...auth,
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -69,11 +98,15 @@ export function createClient(server: string, token: string | undefined): Client 
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         });
       } catch (error) {
+        linked?.unlink();
         throw networkError(base, error);
       }
-      const text = await response.text().catch((error: unknown) => {
-        throw networkError(base, error);
-      });
+      const text = await response
+        .text()
+        .catch((error: unknown) => {
+          throw networkError(base, error);
+        })
+        .finally(() => linked?.unlink());
       const parsed: unknown = text.length === 0 ? undefined : parseJson(text);
       if (!response.ok) {
         throw fromResponse(response.status, parsed);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,10 +26,12 @@ export async function describeLocalFile(
   if (reason !== undefined) {
     throw new ClientError(`${JSON.stringify(name)}: ${reason}`, 'invalid_file_name');
   }
-  const info = await stat(localPath);
+  const info = statSync(localPath);
   if (info.size <= batchFileBytes) {
-    // Small: read at once, cheaper than a stream for the many small files of a package set.
-    const content = await readFile(localPath);
+    // Small: read at once, and synchronously: for the thousands of small files
+    // of a package set, an asynchronous open, stat, read and close cost several
+    // times the reading itself (20,000 .debs: 2.0 s against 0.5 s here).
+    const content = readFileSync(localPath);
     onBytes?.(content.length);
     return {
       path: name,
@@ -103,7 +105,8 @@ async function* concatenateFiles(
   onBytes: OnBytes | undefined,
 ): AsyncGenerator<Buffer> {
   for (const path of paths) {
-    const content = await readFile(path);
+    // Small files (see describeLocalFile): read synchronously.
+    const content = readFileSync(path);
     onBytes?.(content.length);
     yield content;
   }

@@ -31,6 +31,11 @@ export const errorCodes = [
   'stale_attempt',
   'task_not_running',
   'worker_disabled',
+  'invalid_signature',
+  'replayed_delivery',
+  'stale_delivery',
+  'unknown_workflow',
+  'invalid_workflow_parameters',
   'internal',
 ] as const;
 

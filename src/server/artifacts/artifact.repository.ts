@@ -1,8 +1,12 @@
 import { sql } from 'kysely';
 import type { Actor } from '../auth/actor.ts';
 import type { Db } from '../db/connect.ts';
+import { unnestRows } from '../db/unnest.ts';
 import type { ArtifactFileRow, ArtifactRow, ArtifactRelationsTable } from '../db/schema.ts';
 import { visibleWorkspaces } from '../workspaces/access.ts';
+
+/** Rows per bulk statement (see unnestRows). */
+const bulkSlice = 20_000;
 
 export type RelationType = ArtifactRelationsTable['type'];
 
@@ -202,10 +206,19 @@ export async function insertArtifactFiles(
   db: Db,
   files: readonly ArtifactFileRow[],
 ): Promise<void> {
-  if (files.length > 0) {
+  for (let i = 0; i < files.length; i += bulkSlice) {
     await db
       .insertInto('artifact_files')
-      .values([...files])
+      .columns(['artifact_id', 'path', 'sha256', 'size', 'complete'])
+      .expression(
+        unnestRows(files.slice(i, i + bulkSlice), [
+          ['artifact_id', 'bigint'],
+          ['path', 'text'],
+          ['sha256', 'text'],
+          ['size', 'bigint'],
+          ['complete', 'boolean'],
+        ]),
+      )
       .execute();
   }
 }
@@ -281,6 +294,23 @@ export async function lockFileRow(db: Db, sha256: string): Promise<boolean> {
   return row !== undefined;
 }
 
+/** Locks (shared) the rows of stored contents; returns those that exist. */
+export async function lockFileRows(db: Db, sha256s: readonly string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < sha256s.length; i += 1000) {
+    const rows = await db
+      .selectFrom('files')
+      .select('sha256')
+      .where('sha256', 'in', sha256s.slice(i, i + 1000))
+      .forShare()
+      .execute();
+    for (const row of rows) {
+      found.add(row.sha256);
+    }
+  }
+  return found;
+}
+
 /** Records stored content; returns whether this call added it (it was absent). */
 export async function insertFileRow(db: Db, sha256: string, size: number): Promise<boolean> {
   const row = await db
@@ -298,10 +328,16 @@ export async function insertFileRows(
   rows: readonly { sha256: string; size: number }[],
 ): Promise<Set<string>> {
   const added = new Set<string>();
-  for (let i = 0; i < rows.length; i += 1000) {
+  for (let i = 0; i < rows.length; i += bulkSlice) {
     const inserted = await db
       .insertInto('files')
-      .values(rows.slice(i, i + 1000))
+      .columns(['sha256', 'size'])
+      .expression(
+        unnestRows(rows.slice(i, i + bulkSlice), [
+          ['sha256', 'text'],
+          ['size', 'bigint'],
+        ]),
+      )
       .onConflict((oc) => oc.column('sha256').doNothing())
       .returning('sha256')
       .execute();
@@ -318,12 +354,12 @@ export async function markContentsComplete(
   id: number,
   sha256s: readonly string[],
 ): Promise<void> {
-  for (let i = 0; i < sha256s.length; i += 1000) {
+  for (let i = 0; i < sha256s.length; i += bulkSlice) {
     await db
       .updateTable('artifact_files')
       .set({ complete: true })
       .where('artifact_id', '=', id)
-      .where('sha256', 'in', sha256s.slice(i, i + 1000))
+      .where('sha256', '=', sql<string>`any(${sha256s.slice(i, i + bulkSlice)}::text[])`)
       .execute();
   }
 }

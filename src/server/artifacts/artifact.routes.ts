@@ -11,27 +11,25 @@ import {
   RelationParams,
   UpdateArtifactBody,
 } from '../../protocol/artifacts.schema.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { FileStore } from '../files/file-store.ts';
 import { ErrorResponse, IdParams, Page } from '../../protocol/common.schema.ts';
 import { WorkspaceParams } from '../../protocol/workspaces.schema.ts';
 import { requireAdmin } from '../auth/auth.service.ts';
 import type { App } from '../http/types.ts';
 import { replyWithStoredFile } from '../http/stored-file-reply.ts';
 import { collectGarbage } from './gc.ts';
+import type { ArtifactDeps } from './artifact-change.ts';
+import { attachFile, detachFile, findDownloadableFile } from './artifact-files.service.ts';
+import { addRelation, removeRelation } from './artifact-relations.service.ts';
+import { uploadContents, uploadFile } from './artifact-uploads.service.ts';
+import { showArtifact } from './artifact-views.ts';
 import {
-  addRelation,
-  attachFile,
   createArtifact,
-  detachFile,
-  findDownloadableFile,
   listArtifacts,
   removeArtifact,
-  removeRelation,
-  showArtifact,
   updateArtifactFields,
-  uploadContents,
-  uploadFile,
-  type ArtifactDeps,
 } from './artifact.service.ts';
 
 const errors = { '4xx': ErrorResponse };
@@ -149,14 +147,7 @@ export function registerArtifactRoutes(app: App, deps: ArtifactDeps): void {
         request.params.id,
         request.params['*'],
       );
-      return replyWithStoredFile(request, reply, deps.store, {
-        sha256: file.sha256,
-        size: file.size,
-        name: file.path,
-        contentType: 'application/octet-stream',
-        cacheControl: 'private, max-age=0, must-revalidate',
-        disposition: contentDisposition(file.path),
-      });
+      return replyWithArtifactFile(request, reply, deps.store, file);
     },
   );
 
@@ -256,6 +247,23 @@ export function registerArtifactRoutes(app: App, deps: ArtifactDeps): void {
       return collectGarbage(deps.db, deps.store);
     },
   );
+}
+
+/** Sends an artifact's file as a download (the API's and the web UI's). */
+export function replyWithArtifactFile(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  store: FileStore,
+  file: ArtifactFile,
+): Promise<FastifyReply | undefined> {
+  return replyWithStoredFile(request, reply, store, {
+    sha256: file.sha256,
+    size: file.size,
+    name: file.path,
+    contentType: 'application/octet-stream',
+    cacheControl: 'private, max-age=0, must-revalidate',
+    disposition: contentDisposition(file.path),
+  });
 }
 
 /** A Content-Disposition header for a file's base name (RFC 6266, RFC 8187). */

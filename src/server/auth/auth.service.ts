@@ -106,7 +106,13 @@ export async function issuePersonalToken(
 /** Exchanges a username and password for a new personal token. */
 export async function logIn(
   db: Db,
-  credentials: { username: string; password: string; tokenName?: string | undefined },
+  credentials: {
+    username: string;
+    password: string;
+    tokenName?: string | undefined;
+    /** Seconds the token lives (default: until revoked). */
+    expiresIn?: number | undefined;
+  },
 ): Promise<{ user: User; token: CreatedToken }> {
   const user = await findUserByName(db, credentials.username);
   const ok =
@@ -117,6 +123,7 @@ export async function logIn(
   const token = await issuePersonalToken(db, user.id, {
     name: credentials.tokenName ?? 'login',
     scopes: scopesForRole(user.role),
+    expiresIn: credentials.expiresIn,
   });
   return { user: toUser(user), token };
 }

@@ -57,7 +57,7 @@ export async function authenticateToken(db: Db, secret: string | undefined): Pro
       if (user === undefined) {
         throw new KilnError('unauthenticated', 'the token is not valid');
       }
-      await touchToken(db, token.id);
+      await touchTokenIfStale(db, token);
       return {
         kind: 'user',
         userId: user.id,
@@ -68,7 +68,7 @@ export async function authenticateToken(db: Db, secret: string | undefined): Pro
       };
     }
     case 'enrolment':
-      await touchToken(db, token.id);
+      await touchTokenIfStale(db, token);
       return { kind: 'enrolment', tokenId: token.id };
     case 'worker': {
       if (token.worker_id === null || found.workerName === null) {
@@ -103,6 +103,21 @@ export async function authenticateToken(db: Db, secret: string | undefined): Pro
     }
   }
 }
+
+/**
+ * Records the use of a token at most once a minute: the row just read says
+ * when it was last recorded, so most requests write nothing and send nothing.
+ */
+async function touchTokenIfStale(
+  db: Db,
+  token: { readonly id: number; readonly last_used_at: Date | null },
+): Promise<void> {
+  if (token.last_used_at === null || Date.now() - token.last_used_at.getTime() >= touchEveryMs) {
+    await touchToken(db, token.id);
+  }
+}
+
+const touchEveryMs = 60_000;
 
 function isScope(value: string): value is TokenScope {
   return (tokenScopes as readonly string[]).includes(value);

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { batchedPerDatabase } from '../db/batcher.ts';
 import type { Db } from '../db/connect.ts';
 import type { NewToken, TokenRow, UserRow } from '../db/schema.ts';
 
@@ -27,8 +28,19 @@ export interface TokenWithUser {
   readonly task: TokenTask | undefined;
 }
 
-export async function findTokenByHash(db: Db, hash: string): Promise<TokenWithUser | undefined> {
-  const row = await db
+/** Lookups of tokens by hash, batched per database (each request authenticates so). */
+const lookUp = batchedPerDatabase(findTokensByHash, { maxBatch: 200, concurrency: 2 });
+
+export function findTokenByHash(db: Db, hash: string): Promise<TokenWithUser | undefined> {
+  return lookUp(db, hash);
+}
+
+/** The tokens of `hashes`, in their order (`undefined` for an unknown one). */
+async function findTokensByHash(
+  db: Db,
+  hashes: readonly string[],
+): Promise<(TokenWithUser | undefined)[]> {
+  const rows = await db
     .selectFrom('tokens')
     .leftJoin('users', 'users.id', 'tokens.user_id')
     .leftJoin('workers', 'workers.id', 'tokens.worker_id')
@@ -45,11 +57,25 @@ export async function findTokenByHash(db: Db, hash: string): Promise<TokenWithUs
       'tasks.workspace_id as task_workspace_id',
       'tasks.created_by as task_created_by',
     ])
-    .where('tokens.hash', '=', hash)
-    .executeTakeFirst();
-  if (row === undefined) {
-    return undefined;
-  }
+    .where('tokens.hash', '=', sql<string>`any(${[...hashes]}::text[])`)
+    .execute();
+  const byHash = new Map(rows.map((row) => [row.hash, toTokenWithUser(row)]));
+  return hashes.map((hash) => byHash.get(hash));
+}
+
+type TokenJoinRow = TokenRow & {
+  readonly username: string | null;
+  readonly role: UserRow['role'] | null;
+  readonly password_hash: string | null;
+  readonly user_created_at: Date | null;
+  readonly worker_name: string | null;
+  readonly task_state: string | null;
+  readonly task_current_attempt: number | null;
+  readonly task_workspace_id: number | null;
+  readonly task_created_by: number | null;
+};
+
+function toTokenWithUser(row: TokenJoinRow): TokenWithUser {
   const {
     username,
     role,

@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { createPreparingPool } from './prepared-statements.ts';
 import type { Database } from './schema.ts';
 
 /** kiln's handle on its database: PostgreSQL or PGlite, through one Kysely type. */
@@ -56,7 +57,9 @@ export async function openDatabase(
         ? {}
         : { options: `-c search_path=${quoteIdentifier(location.schema)}` }),
     });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: createPreparingPool(pool) }),
+    });
     const listener = createPgListener(location.url);
     return {
       db,

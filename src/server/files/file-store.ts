@@ -9,8 +9,10 @@ export interface FileStore {
    * Streams `source` into a staging area, hashing it on the way, and stops with
    * `too_large` past `maxSize` bytes. Nothing is visible in the store until the
    * staged file is committed; a failed or discarded stage leaves no file behind.
+   * Content already in memory (a small upload, an index chunk) is given as a
+   * Buffer: written at once, without a stream's machinery per file.
    */
-  stage(source: Readable, options: StageOptions): Promise<StagedFile>;
+  stage(source: Readable | Buffer, options: StageOptions): Promise<StagedFile>;
   /** Opens stored content for reading, whole or the inclusive byte range. */
   openRead(sha256: string, range?: ByteRange): Promise<Readable>;
   /** Reads stored content whole into memory: only for small content (a .deb's, an index chunk). */

@@ -1,16 +1,16 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import {
-  mkdir,
-  open,
-  readFile,
-  readdir,
-  rename,
-  rm,
-  stat,
-  type FileHandle,
-} from 'node:fs/promises';
+  closeSync,
+  createReadStream,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -24,6 +24,7 @@ import type {
   StoredContent,
 } from './file-store.ts';
 import { writeHashed, type WrittenContent } from './hashing-writer.ts';
+import { createSha256Pool, type Sha256Pool } from './sha256-pool.ts';
 
 const readChunkBytes = 1024 * 1024;
 
@@ -43,47 +44,42 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
   const blobPath = (sha256: string) => join(blobDir(sha256), sha256);
   // Blob directories are never removed: each is made once per process, not once per commit.
   const madeDirs = new Set<string>();
+  const hashPool = createSha256Pool();
+  // Staged files are named by this process's prefix and a count: unique
+  // among servers sharing the store, and made with O_EXCL besides.
+  const tempPrefix = randomBytes(8).toString('hex');
+  let tempCount = 0;
 
   return {
-    async stage(source: Readable, options: StageOptions): Promise<StagedFile> {
-      const tempPath = join(staging, randomBytes(16).toString('hex'));
+    async stage(source: Readable | Buffer, options: StageOptions): Promise<StagedFile> {
+      const tempPath = join(staging, `${tempPrefix}-${(tempCount += 1)}`);
       let written: WrittenContent;
       try {
-        // Hashed on the way and fsynced before it is closed, so that a commit is durable.
-        const handle = await open(tempPath, 'wx', 0o644);
-        try {
-          written = await writeHashed(source, handle, options);
-        } finally {
-          await handle.close();
-        }
+        written = Buffer.isBuffer(source)
+          ? writeBufferNow(source, tempPath, options)
+          : await writeStream(source, tempPath, { ...options, hashPool });
       } catch (error) {
         await rm(tempPath, { force: true });
         throw error;
       }
       const { sha256, size } = written;
+      let committed = false;
       return {
         sha256,
         size,
         async commit() {
           const dir = blobDir(sha256);
-          if (!madeDirs.has(dir)) {
-            await mkdir(dir, { recursive: true });
-            madeDirs.add(dir);
-          }
-          await rename(tempPath, blobPath(sha256)).catch(async (error: unknown) => {
-            // Made once, but removed since by someone else: make it again.
-            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-              throw error;
-            }
-            await mkdir(dir, { recursive: true });
-            await rename(tempPath, blobPath(sha256));
-          });
+          moveIntoPlace(tempPath, dir, blobPath(sha256), madeDirs);
+          committed = true;
           if (options.deferSync !== true) {
             await syncDirectory(dir);
           }
         },
         async discard() {
-          await rm(tempPath, { force: true });
+          // Nothing is left to remove once committed (a batch discards thousands).
+          if (!committed) {
+            await rm(tempPath, { force: true });
+          }
         },
       };
     },
@@ -99,11 +95,17 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
     },
 
     async read(sha256: string): Promise<Buffer> {
-      return readFile(blobPath(sha256)).catch((error: unknown) => {
+      // Synchronously, as small content is written (see writeBufferNow): an
+      // include reads thousands of .debs, and an asynchronous open, stat,
+      // read and close cost four times the reading (20,000: 1.9 s of this
+      // thread against 0.5 s).
+      try {
+        return readFileSync(blobPath(sha256));
+      } catch (error) {
         throw new KilnError('not_found', `content ${sha256} is not in the file store`, {
           cause: error,
         });
-      });
+      }
     },
 
     async sync(sha256s: readonly string[]): Promise<void> {
@@ -160,6 +162,69 @@ async function removeStaleStagedFiles(staging: string): Promise<void> {
     if (info !== undefined && now - info.mtimeMs > stagedFileMaxAgeMs) {
       await rm(path, { force: true });
     }
+  }
+}
+
+/** Writes a stream to the new file `path`, hashing it on the way (`writeHashed`). */
+async function writeStream(
+  source: Readable,
+  path: string,
+  options: StageOptions & { readonly hashPool: Sha256Pool },
+): Promise<WrittenContent> {
+  const handle = await open(path, 'wx', 0o644);
+  try {
+    return await writeHashed(source, handle, options);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes content held in memory to the new file `path`, as `writeStream`
+ * writes a stream, but synchronously: it is small (a .deb, an index chunk),
+ * and a batch stores thousands, for which an asynchronous open, write and
+ * close cost several times the writing (20,000 .debs: 2.7 s of this thread
+ * against 0.7 s).
+ */
+function writeBufferNow(content: Buffer, path: string, options: StageOptions): WrittenContent {
+  options.signal?.throwIfAborted();
+  if (content.length > options.maxSize) {
+    throw new KilnError('too_large', `the content is larger than ${options.maxSize} bytes`);
+  }
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  const fd = openSync(path, 'wx', 0o644);
+  try {
+    for (let offset = 0; offset < content.length;) {
+      offset += writeSync(fd, content, offset, content.length - offset, offset);
+    }
+    if (options.deferSync !== true) {
+      fsyncSync(fd);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { sha256, size: content.length };
+}
+
+/**
+ * Renames a staged file to its blob path, making the blob's directory when
+ * this process has not yet (synchronously: one rename a file, see
+ * `writeBufferNow`).
+ */
+function moveIntoPlace(tempPath: string, dir: string, target: string, madeDirs: Set<string>) {
+  if (!madeDirs.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    madeDirs.add(dir);
+  }
+  try {
+    renameSync(tempPath, target);
+  } catch (error) {
+    // Made once, but removed since by someone else: make it again.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw error;
+    }
+    mkdirSync(dir, { recursive: true });
+    renameSync(tempPath, target);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { KilnError } from '../../protocol/errors.ts';
 import { writeHashed } from './hashing-writer.ts';
+import { createSha256Pool, type Sha256Pool } from './sha256-pool.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -35,11 +36,16 @@ describe('writeHashed', () => {
   });
 
   /** Writes `source` to a new file; returns the result and the file's content. */
-  async function write(source: Readable, maxSize: number, signal?: AbortSignal) {
+  async function write(
+    source: Readable,
+    maxSize: number,
+    signal?: AbortSignal,
+    hashPool?: Sha256Pool,
+  ) {
     const path = join(dir, String((count += 1)));
     const handle = await open(path, 'wx');
     try {
-      const written = await writeHashed(source, handle, { maxSize, signal });
+      const written = await writeHashed(source, handle, { maxSize, signal, hashPool });
       return { written, stored: await readFile(path) };
     } finally {
       await handle.close();
@@ -75,6 +81,74 @@ describe('writeHashed', () => {
     } finally {
       await handle.close();
     }
+  });
+
+  it('hashes large content in the worker thread, small content in this one, alike', async () => {
+    const pool = createSha256Pool();
+    let jobs = 0;
+    const counted: Sha256Pool = {
+      start: () => {
+        jobs += 1;
+        return pool.start();
+      },
+    };
+    for (const [size, offThread] of [
+      [9 * 1024 * 1024 + 3, 1],
+      [100_000, 0],
+    ] as const) {
+      jobs = 0;
+      const content = randomBytes(size);
+      const { written, stored } = await write(chunked(content), content.length, undefined, counted);
+      assert.equal(written.sha256, sha256(content));
+      assert.ok(stored.equals(content));
+      assert.equal(jobs, offThread, `${size} bytes hashed off the thread: ${offThread}`);
+    }
+    // Several at once share the worker, each its own hash.
+    const contents = [1, 2, 3].map((n) => randomBytes(5 * 1024 * 1024 + n));
+    const results = await Promise.all(
+      contents.map((c) => write(chunked(c), c.length, undefined, counted)),
+    );
+    assert.deepEqual(
+      results.map((r) => r.written.sha256),
+      contents.map(sha256),
+    );
+  });
+
+  it('fails, and leaves the worker usable, when the source fails during an off-thread hash', async () => {
+    const pool = createSha256Pool();
+    const failing = Readable.from(
+      (function* () {
+        yield randomBytes(6 * 1024 * 1024);
+        throw new Error('connection reset');
+      })(),
+    );
+    await assert.rejects(write(failing, 10 * 1024 * 1024, undefined, pool), /connection reset/);
+    const content = randomBytes(5 * 1024 * 1024);
+    const { written } = await write(chunked(content), content.length, undefined, pool);
+    assert.equal(written.sha256, sha256(content));
+  });
+
+  it('fails with the write error, in the worker thread as in this one', async () => {
+    const pool = createSha256Pool();
+    const path = join(dir, 'read-only');
+    await writeFile(path, '');
+    for (const hashPool of [pool, undefined]) {
+      // A descriptor open for reading only: every write fails with EBADF.
+      const handle = await open(path, 'r');
+      try {
+        const content = randomBytes(6 * 1024 * 1024);
+        await assert.rejects(
+          writeHashed(chunked(content), handle, { maxSize: content.length, hashPool }),
+          { code: 'EBADF' },
+        );
+      } finally {
+        await handle.close();
+      }
+    }
+    // The worker is still there for the next content.
+    const content = randomBytes(5 * 1024 * 1024);
+    const { written } = await write(chunked(content), content.length, undefined, pool);
+    assert.equal(written.sha256, sha256(content));
   });
 
   it('writes content that is exactly one block', async () => {

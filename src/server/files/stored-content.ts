@@ -1,7 +1,12 @@
 import { Readable } from 'node:stream';
-import { insertFileRow, lockFileRow } from '../artifacts/artifact.repository.ts';
+import {
+  insertFileRow,
+  insertFileRows,
+  lockFileRow,
+  lockFileRows,
+} from '../artifacts/artifact.repository.ts';
 import type { Db } from '../db/connect.ts';
-import type { FileStore } from './file-store.ts';
+import type { FileStore, StagedFile } from './file-store.ts';
 
 /**
  * Stores content the server makes itself (index files, signatures, logs) in
@@ -16,7 +21,7 @@ export async function storeContent(
   content: Buffer | AsyncIterable<Buffer>,
   options: { readonly deferSync?: boolean } = {},
 ): Promise<{ sha256: string; size: number }> {
-  const source = Buffer.isBuffer(content) ? Readable.from([content]) : Readable.from(content);
+  const source = Buffer.isBuffer(content) ? content : Readable.from(content);
   const staged = await store.stage(source, {
     maxSize: Number.MAX_SAFE_INTEGER,
     deferSync: options.deferSync === true,
@@ -36,4 +41,38 @@ export async function storeContent(
   } finally {
     await staged.discard();
   }
+}
+
+/** Commits run at once: renames go to the file system's thread pool. */
+const commitsInFlight = 8;
+
+/**
+ * Records contents staged with `deferSync` in the caller's transaction, as
+ * `storeContent` does one: moves into the store those it did not hold, and
+ * locks (shared) the rows of those it held, so that the garbage collector
+ * cannot remove them before the caller's references commit. Returns the
+ * contents it moved in: the caller syncs them (`store.sync`) before it commits.
+ * The caller discards the staged files after, whatever happened.
+ */
+export async function recordStagedContents(
+  db: Db,
+  staged: readonly StagedFile[],
+): Promise<string[]> {
+  const unique = [...new Map(staged.map((f) => [f.sha256, f])).values()];
+  const rowOf = (f: StagedFile) => ({ sha256: f.sha256, size: f.size });
+  const added = await insertFileRows(db, unique.map(rowOf));
+  const held = await lockFileRows(
+    db,
+    unique.filter((f) => !added.has(f.sha256)).map((f) => f.sha256),
+  );
+  // Removed by the garbage collector since it was looked for: record it again.
+  const gone = unique.filter((f) => !added.has(f.sha256) && !held.has(f.sha256));
+  for (const sha256 of await insertFileRows(db, gone.map(rowOf))) {
+    added.add(sha256);
+  }
+  const commits = unique.filter((f) => added.has(f.sha256));
+  for (let i = 0; i < commits.length; i += commitsInFlight) {
+    await Promise.all(commits.slice(i, i + commitsInFlight).map((f) => f.commit()));
+  }
+  return commits.map((f) => f.sha256);
 }

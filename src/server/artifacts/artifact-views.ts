@@ -1,0 +1,46 @@
+import type { Artifact, ArtifactFile, ArtifactSummary } from '../../protocol/artifacts.schema.ts';
+import type { Actor } from '../auth/actor.ts';
+import type { ArtifactFileRow } from '../db/schema.ts';
+import { authorizeArtifact } from './artifact-access.ts';
+import type { ArtifactDeps } from './artifact-change.ts';
+import {
+  listArtifactFiles,
+  listVisibleRelations,
+  type ArtifactWithNames,
+} from './artifact.repository.ts';
+
+/** An artifact row as the API lists it. */
+export function toSummary(row: ArtifactWithNames): ArtifactSummary {
+  return {
+    id: row.id,
+    workspace: row.workspace_name,
+    type: row.type,
+    immutable: row.immutable,
+    created_by: row.creator,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    expires_at: row.expires_at?.toISOString() ?? null,
+  };
+}
+
+/** An artifact file row as the API shows it. */
+export function toFile(row: ArtifactFileRow): ArtifactFile {
+  return { path: row.path, size: row.size, sha256: row.sha256, complete: row.complete };
+}
+
+/** An artifact the actor may read, whole: its files and the relations the actor can see. */
+export async function showArtifact(
+  deps: ArtifactDeps,
+  actor: Actor,
+  id: number,
+): Promise<Artifact> {
+  const { artifact } = await authorizeArtifact(deps.db, actor, id, 'read');
+  const files = await listArtifactFiles(deps.db, artifact.id);
+  const relations = await listVisibleRelations(deps.db, artifact.id, actor);
+  return {
+    ...toSummary(artifact),
+    data: artifact.data,
+    files: files.map(toFile),
+    relations: relations.map((r) => ({ type: r.type, target: r.target_id })),
+  };
+}
