@@ -210,8 +210,10 @@ async function runWorkers(
 
 /**
  * One worker as the real one talks to the server (src/worker/agent.ts): it
- * long-polls for a task, reports its result with the task's token, and
- * heartbeats every 5 s, until `signal` stops it. A noop does nothing.
+ * long-polls for a task, reports the result with its next claim (the real
+ * worker's one request a task; on its own, with the task's token, when the
+ * phase ends), and heartbeats every 5 s, until `signal` stops it. A noop does
+ * nothing.
  */
 async function runWorker(
   server: string,
@@ -234,20 +236,30 @@ async function runWorker(
       });
     }
   })();
+  let finished: Assignment | undefined;
   try {
     while (!signal.aborted) {
-      const assignment = await claim(worker.client, signal);
-      if (assignment === undefined) {
-        continue;
+      const claimed = await claim(worker.client, finished, signal);
+      if (finished !== undefined && claimed.reported !== undefined) {
+        if (claimed.reported) {
+          observer.completed(finished);
+        } else {
+          observer.refused?.(finished);
+        }
+        finished = undefined;
       }
-      running = assignment;
-      observer.assigned(assignment);
-      const reported = await report(server, assignment);
-      running = undefined;
-      if (reported) {
-        observer.completed(assignment);
+      if (claimed.assignment !== undefined) {
+        running = claimed.assignment;
+        observer.assigned(claimed.assignment);
+        finished = claimed.assignment;
+        running = undefined;
+      }
+    }
+    if (finished !== undefined) {
+      if (await report(server, finished)) {
+        observer.completed(finished);
       } else {
-        observer.refused?.(assignment);
+        observer.refused?.(finished);
       }
     }
   } finally {
@@ -256,8 +268,9 @@ async function runWorker(
 }
 
 /**
- * Reports success; `false` when the attempt is over on the server (its lease
- * ran out), which the real worker also takes as its result being dropped.
+ * Reports success on its own; `false` when the attempt is over on the server
+ * (its lease ran out), which the real worker also takes as its result being
+ * dropped.
  */
 async function report(server: string, assignment: Assignment): Promise<boolean> {
   try {
@@ -275,17 +288,34 @@ async function report(server: string, assignment: Assignment): Promise<boolean> 
   }
 }
 
-async function claim(client: Client, signal: AbortSignal): Promise<Assignment | undefined> {
+/**
+ * Claims the next task, reporting `finished` (a success) with it. `reported`:
+ * whether the server took that result (`false`: the attempt was over),
+ * `undefined` when the phase stopped first and it is still to report.
+ */
+async function claim(
+  client: Client,
+  finished: Assignment | undefined,
+  signal: AbortSignal,
+): Promise<{ assignment?: Assignment | undefined; reported?: boolean }> {
+  const completed =
+    finished === undefined
+      ? {}
+      : { completed: { task: finished.task, attempt: finished.attempt, result: 'success' } };
   try {
-    return await client.json<Assignment | undefined>(
+    const assignment = await client.json<Assignment | undefined>(
       'POST',
       '/api/v1/worker/claim',
-      { wait: pollWaitSeconds },
+      { wait: pollWaitSeconds, ...completed },
       { signal },
     );
+    return { assignment, reported: true };
   } catch (error) {
+    if (finished !== undefined && error instanceof ClientError && error.code === 'stale_attempt') {
+      return { reported: false };
+    }
     if (signal.aborted) {
-      return undefined;
+      return {};
     }
     throw error;
   }

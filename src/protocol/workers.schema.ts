@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Architecture, Tag } from './tasks.schema.ts';
+import { Architecture, CompleteTaskBody, Tag } from './tasks.schema.ts';
 import { Timestamp } from './common.schema.ts';
 
 export const WorkerName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
@@ -83,10 +83,30 @@ export const HeartbeatResponse = Type.Object({
 });
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
 
-export const ClaimBody = Type.Object(
-  { wait: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })) },
+/**
+ * The result of an attempt this worker ran, given with its next claim: the
+ * server records it before it looks for the next task, in the same request,
+ * and answers at once (204) when no task is there rather than waiting. It is
+ * the body of `POST /tasks/{id}/complete`, with the task and attempt.
+ */
+export const CompletedAttempt = Type.Object(
+  {
+    task: Type.Integer({ minimum: 1 }),
+    attempt: Type.Integer({ minimum: 1 }),
+    ...CompleteTaskBody.properties,
+  },
   { additionalProperties: false },
 );
+export type CompletedAttempt = Static<typeof CompletedAttempt>;
+
+export const ClaimBody = Type.Object(
+  {
+    wait: Type.Optional(Type.Number({ minimum: 0, maximum: 60 })),
+    completed: Type.Optional(CompletedAttempt),
+  },
+  { additionalProperties: false },
+);
+export type ClaimBody = Static<typeof ClaimBody>;
 
 /** A task as handed to the worker that claimed it. */
 export const Assignment = Type.Object({

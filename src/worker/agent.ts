@@ -28,6 +28,12 @@ interface Running {
   handedBack: boolean;
 }
 
+/** An attempt that ran to its end, whose outcome the server has yet to hear. */
+interface Finished {
+  readonly assignment: Assignment;
+  readonly outcome: TaskOutcome;
+}
+
 /**
  * The worker: enrols (with an enrolment token) or uses its own token,
  * heartbeats, long-polls for tasks that fit it, runs them with the runner for
@@ -62,11 +68,18 @@ export function startAgent(
         );
       }
     })();
+    // A finished attempt's outcome goes with the next claim: one request a task.
+    let finished: Finished | undefined;
     while (!stopping.signal.aborted) {
-      const assignment = await claim(client);
-      if (assignment !== undefined) {
-        await execute(assignment);
+      const claimed = await claim(client, finished);
+      finished = claimed.unreported;
+      if (claimed.assignment !== undefined) {
+        finished = await execute(claimed.assignment);
+        running = undefined;
       }
+    }
+    if (finished !== undefined) {
+      await report(finished);
     }
     await heartbeats;
   })();
@@ -121,34 +134,69 @@ export function startAgent(
     return response;
   }
 
-  async function claim(client: Client): Promise<Assignment | undefined> {
+  /**
+   * Long-polls for the next task, reporting `finished` with it. Returns the
+   * task, if one came, and `finished` again if it could not be reported
+   * (the worker is stopping: it is then reported on its own).
+   */
+  async function claim(
+    client: Client,
+    finished: Finished | undefined,
+  ): Promise<{ assignment?: Assignment | undefined; unreported?: Finished | undefined }> {
+    const completed =
+      finished === undefined
+        ? {}
+        : {
+            completed: {
+              task: finished.assignment.task,
+              attempt: finished.assignment.attempt,
+              ...finished.outcome,
+            },
+          };
     try {
-      return await retrying(
+      const assignment = await retrying(
         () =>
           client.json<Assignment | undefined>(
             'POST',
             '/api/v1/worker/claim',
-            { wait: config.pollWait },
-            {
-              signal: stopping.signal,
-            },
+            { wait: config.pollWait, ...completed },
+            { signal: stopping.signal },
           ),
         stopping.signal,
       );
+      if (finished !== undefined) {
+        sayReported(finished.assignment.task, finished.outcome);
+      }
+      return { assignment };
     } catch (error) {
+      if (
+        finished !== undefined &&
+        error instanceof ClientError &&
+        error.code === 'stale_attempt'
+      ) {
+        sayDropped(finished.assignment);
+        return {};
+      }
       if (stopping.signal.aborted) {
-        return undefined;
+        return { unreported: finished };
       }
       if (error instanceof ClientError && error.code === 'worker_disabled') {
         say('this worker is disabled; asking again in 30 s');
+        if (finished !== undefined) {
+          await report(finished);
+        }
         await sleep(30_000, undefined, { signal: stopping.signal }).catch(() => undefined);
-        return undefined;
+        return {};
       }
       throw error;
     }
   }
 
-  async function execute(assignment: Assignment): Promise<void> {
+  /**
+   * Runs the task and streams its log; returns its outcome to report, or
+   * nothing when it was handed back (released here at once).
+   */
+  async function execute(assignment: Assignment): Promise<Finished | undefined> {
     const taskClient = createClient(config.server, assignment.token);
     const current: Running = { assignment, abort: new AbortController(), handedBack: false };
     running = current;
@@ -194,33 +242,52 @@ export function startAgent(
       await rm(workDir, { recursive: true, force: true });
     }
     await log.close();
-    await report(taskClient, current, outcome);
-    running = undefined;
+    if (current.handedBack) {
+      await sendOutcome(assignment, `/api/v1/tasks/${assignment.task}/release`, {}, 'handed back');
+      return undefined;
+    }
+    return { assignment, outcome };
   }
 
-  async function report(client: Client, current: Running, outcome: TaskOutcome): Promise<void> {
-    const { task } = current.assignment;
-    const path = current.handedBack
-      ? `/api/v1/tasks/${task}/release`
-      : `/api/v1/tasks/${task}/complete`;
+  /** Reports an outcome on its own, with the task token (when no claim follows). */
+  async function report(finished: Finished): Promise<void> {
+    const { assignment, outcome } = finished;
+    await sendOutcome(
+      assignment,
+      `/api/v1/tasks/${assignment.task}/complete`,
+      outcome,
+      describeOutcome(outcome),
+    );
+  }
+
+  async function sendOutcome(
+    assignment: Assignment,
+    path: string,
+    body: unknown,
+    done: string,
+  ): Promise<void> {
+    const client = createClient(config.server, assignment.token);
     try {
       // Keep trying through a server outage: the result must not be lost.
-      await retrying(
-        () => client.json('POST', path, current.handedBack ? {} : outcome),
-        new AbortController().signal,
-      );
-      say(
-        `task ${task}: ${current.handedBack ? 'handed back' : outcome.result}${outcome.message ? ` (${outcome.message})` : ''}`,
-      );
+      await retrying(() => client.json('POST', path, body), new AbortController().signal);
+      say(`task ${assignment.task}: ${done}`);
     } catch (error) {
       if (error instanceof ClientError && error.code === 'stale_attempt') {
-        say(
-          `task ${task}: attempt ${current.assignment.attempt} is over on the server; result dropped`,
-        );
+        sayDropped(assignment);
         return;
       }
-      say(`task ${task}: reporting failed: ${(error as Error).message}`);
+      say(`task ${assignment.task}: reporting failed: ${(error as Error).message}`);
     }
+  }
+
+  function sayReported(task: number, outcome: TaskOutcome): void {
+    say(`task ${task}: ${describeOutcome(outcome)}`);
+  }
+
+  function sayDropped(assignment: Assignment): void {
+    say(
+      `task ${assignment.task}: attempt ${assignment.attempt} is over on the server; result dropped`,
+    );
   }
 
   return {
@@ -241,4 +308,8 @@ export function startAgent(
       handBack.abort();
     },
   };
+}
+
+function describeOutcome(outcome: TaskOutcome): string {
+  return `${outcome.result}${outcome.message ? ` (${outcome.message})` : ''}`;
 }

@@ -48,6 +48,8 @@ interface Partition {
   readonly workspace_id: number;
   readonly submitter: number;
   readonly max_running_tasks: number | null;
+  /** What it is ranked by: its head's score, plus time waited, minus the fair-share penalty. */
+  readonly rank_score: number;
 }
 
 /**
@@ -87,16 +89,19 @@ async function rankPartitions(db: Db, claimer: Claimer): Promise<Partition[]> {
           and ${fits(claimer)}
         order by t.queue_key desc, t.id limit 1) head
     )
-    select heads.workspace_id, heads.submitter, w.max_running_tasks
-    from heads join workspaces w on w.id = heads.workspace_id
-    where w.max_running_tasks is null
-      or w.max_running_tasks > (select coalesce(sum(n), 0) from running r where r.workspace_id = heads.workspace_id)
-    order by heads.score
-      + least(extract(epoch from now() - heads.waiting_since) / 60, ${fairShare.waitingCapMinutes})
-      - ${fairShare.runningPenalty} * (
-          coalesce((select sum(n) from running r where r.workspace_id = heads.workspace_id), 0)
-        + coalesce((select sum(n) from running r where r.submitter = heads.submitter and heads.submitter <> 0), 0))
-      desc, heads.workspace_id, heads.submitter`.execute(db);
+    select * from (
+      select heads.workspace_id, heads.submitter, w.max_running_tasks,
+        (heads.score
+          + least(extract(epoch from now() - heads.waiting_since) / 60, ${fairShare.waitingCapMinutes})
+          - ${fairShare.runningPenalty} * (
+              coalesce((select sum(n) from running r where r.workspace_id = heads.workspace_id), 0)
+            + coalesce((select sum(n) from running r where r.submitter = heads.submitter and heads.submitter <> 0), 0))
+        )::float8 as rank_score
+      from heads join workspaces w on w.id = heads.workspace_id
+      where w.max_running_tasks is null
+        or w.max_running_tasks > (select coalesce(sum(n), 0) from running r where r.workspace_id = heads.workspace_id)
+    ) ranked
+    order by rank_score desc, workspace_id, submitter`.execute(db);
   return result.rows;
 }
 
@@ -185,4 +190,114 @@ async function claimHead(
     select claimed.*, w.name as workspace_name
     from claimed join workspaces w on w.id = claimed.workspace_id`.execute(db);
   return rows.rows[0];
+}
+
+/** What `claimTasks` got: a task or nothing per request, in their order. */
+export interface ClaimedBatch {
+  readonly claimed: readonly (ClaimedTask | undefined)[];
+  /** Some candidates were locked by another claimer: a request left without a task may try again. */
+  readonly contended: boolean;
+}
+
+/**
+ * Claims a task for each of `requests` (each a worker's claim, or a server
+ * slot's) that fit the same claimer, in one ranking and one statement: the
+ * batched form of `claimNextTask` for a busy farm, where many workers ask at
+ * once. Each task taken from a partition costs it the fair-share penalty of
+ * a running task before the next is taken from it, as one claim after another
+ * would. Partitions of workspaces with a running-task limit are claimed from
+ * one at a time (their limit is checked under a lock), so a batch with one
+ * of those among its candidates goes one request after another.
+ */
+export async function claimTasks(
+  db: Db,
+  claimer: Claimer,
+  requests: readonly ClaimOptions[],
+): Promise<ClaimedBatch> {
+  const partitions = await rankPartitions(db, claimer);
+  if (partitions.length === 0) {
+    return { claimed: requests.map(() => undefined), contended: false };
+  }
+  if (requests.length === 1 || partitions.some((p) => p.max_running_tasks !== null)) {
+    const claimed: (ClaimedTask | undefined)[] = [];
+    for (const request of requests) {
+      claimed.push(await claimNextTask(db, claimer, request));
+    }
+    return { claimed, contended: false };
+  }
+  const column = <T>(items: readonly T[], pick: (item: T) => unknown) => items.map(pick);
+  const wanted = requests.length;
+  // A few candidates more than wanted, so that tasks another replica holds are stepped over.
+  const candidates = wanted + 8;
+  const rows = await sql<
+    ClaimedTask & {
+      claim_n: number;
+      claim_candidates: number;
+      claim_worker_name: string;
+      claim_token_hash: string | null;
+    }
+  >`
+    with ranked as (
+      select * from unnest(${column(partitions, (p) => p.workspace_id)}::bigint[],
+        ${column(partitions, (p) => p.submitter)}::bigint[],
+        ${column(partitions, (p) => p.rank_score)}::float8[]) with ordinality
+        as p(workspace_id, submitter, rank_score, rank)
+    ),
+    requests as (
+      select * from unnest(${column(requests, (r) => r.workerId)}::bigint[],
+        ${column(requests, (r) => r.workerName)}::text[],
+        ${column(requests, (r) => r.tokenHash ?? null)}::text[],
+        ${column(requests, (r) => r.leaseSeconds)}::int[]) with ordinality
+        as r(worker_id, worker_name, token_hash, lease_seconds, n)
+    ),
+    candidates as (
+      select c.id, row_number() over (
+          order by p.rank_score - ${fairShare.runningPenalty} * (c.r - 1) desc, p.rank, c.r) as n
+      from ranked p cross join lateral (
+        select t.id, row_number() over (order by t.queue_key desc, t.id) as r from tasks t
+        where t.state = 'pending' and t.runs_on = ${claimer.runsOn}
+          and t.workspace_id = p.workspace_id and coalesce(t.created_by, 0) = p.submitter
+          and ${fits(claimer)}
+        order by t.queue_key desc, t.id limit ${candidates}) c
+      order by n limit ${candidates}
+    ),
+    locked as (
+      select t.id from tasks t
+      where t.id in (select id from candidates) and t.state = 'pending'
+      for update skip locked
+    ),
+    assigned as (
+      select c.id, r.* from (
+        select candidates.id, row_number() over (order by candidates.n) as n
+        from candidates where candidates.id in (select id from locked)) c
+      join requests r on r.n = c.n
+    ),
+    claimed as (
+      update tasks set state = 'running', attempt = tasks.attempt + 1, worker_id = a.worker_id,
+        started_at = now(), lease_expires_at = now() + make_interval(secs => a.lease_seconds)
+      from assigned a where tasks.id = a.id
+      returning tasks.*, a.n as claim_n, a.worker_name as claim_worker_name,
+        a.token_hash as claim_token_hash
+    ),
+    attempt as (
+      insert into task_attempts (task_id, attempt, worker_id, worker_name)
+      select id, attempt, worker_id, claim_worker_name from claimed
+    ),
+    token as (
+      insert into tokens (hash, kind, name, worker_id, task_id, task_attempt)
+      select claim_token_hash, 'task', 'task ' || id || ' attempt ' || attempt, worker_id, id, attempt
+      from claimed where claim_token_hash is not null
+    )
+    select claimed.*, w.name as workspace_name,
+      (select count(*) from candidates)::int as claim_candidates
+    from claimed join workspaces w on w.id = claimed.workspace_id`.execute(db);
+  const claimed: (ClaimedTask | undefined)[] = requests.map(() => undefined);
+  for (const row of rows.rows) {
+    const { claim_n, claim_candidates, claim_worker_name, claim_token_hash, ...task } = row;
+    claimed[claim_n - 1] = task;
+  }
+  // Fewer than wanted though the ranking found tasks: another claimer took or held some.
+  const got = rows.rows.length;
+  const offered = rows.rows[0]?.claim_candidates ?? wanted;
+  return { claimed, contended: got < Math.min(offered, wanted) };
 }

@@ -11,7 +11,8 @@ import { findTask } from './task.repository.ts';
 /**
  * Sends a task's log to `write` as it grows, from the start: the live chunks
  * while the task runs, then the saved log artifact (from where the chunks left
- * off) once it is saved. Returns when the task is over and its log sent, or
+ * off) once it is saved. Returns when the task is over and its log sent
+ * (without waiting for the log to be saved), or
  * when `follow` is false and what exists now is sent, or on abort.
  */
 export async function streamTaskLog(
@@ -42,20 +43,22 @@ export async function streamTaskLog(
     const chunks = await listLogChunks(deps.db, taskId, afterSeq);
     const over = task.state === 'completed' || task.state === 'cancelled';
     if (chunks.length === 0 && over) {
-      // The log may have been saved since the task was read, its chunks moved
-      // into the artifact: what looks like an empty log may be there.
+      // An ended task gets no more chunks. Its log may have been saved since
+      // it was read, the chunks moved into the artifact: then what is left is
+      // there. If it is not saved now, the chunks read were all there were,
+      // and all are sent: the stream need not wait for the save.
       const saved = (await findTask(deps.db, taskId))?.log_artifact_id ?? null;
       if (saved !== null) {
         await sendSaved(deps, saved, sentBytes, write);
-        return;
       }
+      return;
     }
     for (const chunk of chunks) {
       await send(attemptSeparator(attempt, chunk.attempt) + chunk.data);
       attempt = chunk.attempt;
       afterSeq = chunk.seq;
     }
-    if (chunks.length === 0 && (!options.follow || (over && afterSeq === 0))) {
+    if (chunks.length === 0 && !options.follow) {
       return;
     }
     if (chunks.length === 0) {

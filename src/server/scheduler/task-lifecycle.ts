@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.ts';
 import type { TaskResultColumn, TaskRow } from '../db/schema.ts';
+import { enqueueTaskEndings } from '../notifications/webhook.repository.ts';
 import { fillBindings } from './task-bindings.ts';
 import { notifyLogFollowers } from './task-log.repository.ts';
 import {
@@ -46,6 +47,7 @@ export async function endTask(db: Db, task: TaskRow, ending: Ending): Promise<nu
   // Followers of its log learn at once that it is over.
   await notifyLogFollowers(db, task.id);
   if (ending.state === 'completed' && ending.result === 'success') {
+    await enqueueTaskEndings(db, [task.id]);
     return releaseDependents(db, task.id);
   }
   const descendants = await listBlockedDescendants(db, task.id);
@@ -67,6 +69,8 @@ export async function endTask(db: Db, task: TaskRow, ending: Ending): Promise<nu
           completed_at: sql<Date>`now()`,
         },
   );
+  // Webhooks hear of it with its descendants, in this transaction.
+  await enqueueTaskEndings(db, [task.id, ...descendants]);
   return 0;
 }
 

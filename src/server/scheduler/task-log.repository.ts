@@ -38,22 +38,24 @@ export async function deleteLogChunks(db: Db, taskId: number): Promise<void> {
   await db.deleteFrom('task_log_chunks').where('task_id', '=', taskId).execute();
 }
 
-/** Completed or cancelled tasks whose live log was never saved as an artifact. */
+/**
+ * Completed or cancelled tasks whose live log was never saved as an artifact.
+ * Only tasks with live chunks can have one, and those are few (a task's
+ * chunks go once its log is saved), so the search walks the distinct task ids
+ * of `task_log_chunks` on its primary key (a loose index scan) rather than
+ * every finished task: it runs every second, whatever the size of `tasks`.
+ */
 export async function listUnsavedLogs(db: Db, limit: number): Promise<number[]> {
-  const rows = await db
-    .selectFrom('tasks')
-    .select('id')
-    .where('state', 'in', ['completed', 'cancelled'])
-    .where('log_artifact_id', 'is', null)
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('task_log_chunks as c')
-          .select('c.task_id')
-          .whereRef('c.task_id', '=', 'tasks.id'),
-      ),
+  const result = await sql<{ id: number }>`
+    with recursive logged(task_id) as (
+      (select task_id from task_log_chunks order by task_id limit 1)
+      union all
+      select (select c.task_id from task_log_chunks c where c.task_id > logged.task_id
+        order by c.task_id limit 1)
+      from logged where logged.task_id is not null
     )
-    .limit(limit)
-    .execute();
-  return rows.map((r) => r.id);
+    select t.id from logged join tasks t on t.id = logged.task_id
+    where t.state in ('completed', 'cancelled') and t.log_artifact_id is null
+    order by t.id limit ${limit}`.execute(db);
+  return result.rows.map((r) => r.id);
 }

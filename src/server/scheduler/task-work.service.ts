@@ -1,5 +1,6 @@
 import { KilnError } from '../../protocol/errors.ts';
 import type { CompleteTaskBody } from '../../protocol/tasks.schema.ts';
+import type { CompletedAttempt } from '../../protocol/workers.schema.ts';
 import type { Actor, TaskActor } from '../auth/actor.ts';
 import type { Db } from '../db/connect.ts';
 import type { TaskRow } from '../db/schema.ts';
@@ -7,7 +8,7 @@ import type { SchedulerDeps } from './scheduler.ts';
 import { endTask, requeueTask } from './task-lifecycle.ts';
 import { saveTaskLog } from './task-log.ts';
 import { insertLogChunk } from './task-log.repository.ts';
-import { lockTask, notifyPending } from './task.repository.ts';
+import { endTaskAlone, lockTask, notifyPending } from './task.repository.ts';
 
 /** What a worker learns when it posts to a task: whether to stop it. */
 export interface TaskAck {
@@ -29,17 +30,26 @@ function requireTaskToken(actor: Actor, taskId: number): TaskActor {
   return actor;
 }
 
+/** An attempt whose result is reported: by its task token, or by the worker running it. */
+interface OwnAttempt {
+  readonly taskId: number;
+  readonly attempt: number;
+  /** The worker that reports it, which must be the one the attempt runs on. */
+  readonly workerId?: number | undefined;
+}
+
 /**
- * Locks the task and checks the actor's attempt is still the running one (a
- * lease may have expired since the token was checked).
+ * Locks the task and checks the attempt is still the running one (a lease
+ * may have expired since the token was checked), on the reporting worker.
  */
-async function lockOwnAttempt(db: Db, actor: TaskActor): Promise<TaskRow> {
-  const task = await lockTask(db, actor.taskId);
-  if (task?.state !== 'running' || task.attempt !== actor.attempt) {
-    throw new KilnError(
-      'stale_attempt',
-      `attempt ${actor.attempt} of task ${actor.taskId} is over`,
-    );
+async function lockOwnAttempt(db: Db, own: OwnAttempt): Promise<TaskRow> {
+  const task = await lockTask(db, own.taskId);
+  if (
+    task?.state !== 'running' ||
+    task.attempt !== own.attempt ||
+    (own.workerId !== undefined && task.worker_id !== own.workerId)
+  ) {
+    throw new KilnError('stale_attempt', `attempt ${own.attempt} of task ${own.taskId} is over`);
   }
   return task;
 }
@@ -62,9 +72,10 @@ export async function appendTaskLog(
 }
 
 /**
- * Records the result of the task's current attempt. A task asked to cancel
- * that did not succeed ends as cancelled. The live log is then saved as an
- * artifact, and tasks that waited for this one are released or ended.
+ * Records the result of the task's current attempt, reported with its task
+ * token. A task asked to cancel that did not succeed ends as cancelled. The
+ * live log is then saved as an artifact, and tasks that waited for this one
+ * are released or ended.
  */
 export async function completeTask(
   deps: SchedulerDeps,
@@ -73,27 +84,62 @@ export async function completeTask(
   body: CompleteTaskBody,
 ): Promise<void> {
   const task = requireTaskToken(actor, taskId);
-  await deps.db.transaction().execute(async (trx) => {
-    const row = await lockOwnAttempt(trx, task);
-    const woken =
-      row.cancel_requested && body.result !== 'success'
-        ? await endTask(trx, row, {
-            state: 'cancelled',
-            reason: 'cancelled',
-            message: body.message,
-          })
-        : await endTask(trx, row, {
-            state: 'completed',
-            result: body.result,
-            reason: body.reason,
-            message: body.message,
-            output: body.output,
-          });
-    await notifyPending(trx, woken);
+  await completeAttempt(deps, task, body);
+}
+
+/**
+ * Records the result of an attempt that the worker `workerId` runs, reported
+ * with the worker's next claim (`completeTask` otherwise). An attempt that is
+ * over, or runs on another worker, is refused with `stale_attempt`, as its
+ * task token would be.
+ */
+export async function completeWorkerAttempt(
+  deps: SchedulerDeps,
+  workerId: number,
+  completed: CompletedAttempt,
+): Promise<void> {
+  const { task, attempt, ...body } = completed;
+  await completeAttempt(deps, { taskId: task, attempt, workerId }, body);
+}
+
+async function completeAttempt(
+  deps: SchedulerDeps,
+  own: OwnAttempt,
+  body: CompleteTaskBody,
+): Promise<void> {
+  // Most tasks end alone: nothing waits for them and no one asked to cancel.
+  const alone = await endTaskAlone(deps.db, own, {
+    result: body.result,
+    reason: body.reason ?? null,
+    message: body.message ?? null,
+    output: body.output ?? null,
   });
-  await saveTaskLog(deps, taskId).catch((error: unknown) => {
+  if (alone === undefined) {
+    await deps.db.transaction().execute(async (trx) => {
+      const row = await lockOwnAttempt(trx, own);
+      const woken =
+        row.cancel_requested && body.result !== 'success'
+          ? await endTask(trx, row, {
+              state: 'cancelled',
+              reason: 'cancelled',
+              message: body.message,
+            })
+          : await endTask(trx, row, {
+              state: 'completed',
+              result: body.result,
+              reason: body.reason,
+              message: body.message,
+              output: body.output,
+            });
+      await notifyPending(trx, woken);
+    });
+  }
+  if (alone?.hasLog === false) {
+    return;
+  }
+  await saveTaskLog(deps, own.taskId).catch((error: unknown) => {
     deps.logger.error(
-      { err: error, task: taskId },
+      { err: error, task: own.taskId },
       'saving the task log failed; the reaper retries',
     );
   });

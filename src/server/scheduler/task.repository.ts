@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
+import { batchedPerDatabase } from '../db/batcher.ts';
 import type { Db } from '../db/connect.ts';
 import type { Insertable, UpdateObject } from 'kysely';
 import type { Database, TaskResultColumn, TaskRow, TasksTable } from '../db/schema.ts';
+import { taskLogChannel } from './task-log.repository.ts';
 
 /** A task row with the names the API shows. */
 export type TaskWithNames = TaskRow & {
@@ -27,6 +29,10 @@ export function insertTask(db: Db, task: NewTask): Promise<TaskRow> {
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * Records that `taskId` waits for `dependsOn`, and marks those as having
+ * dependents (so that their ending looks for them: `endTaskAlone`).
+ */
 export async function insertDependencies(
   db: Db,
   taskId: number,
@@ -37,10 +43,17 @@ export async function insertDependencies(
       .insertInto('task_dependencies')
       .values(dependsOn.map((d) => ({ task_id: taskId, depends_on: d })))
       .execute();
+    await db
+      .updateTable('tasks')
+      .set({ has_dependents: true })
+      .where('id', 'in', [...dependsOn])
+      .where('has_dependents', '=', false)
+      .execute();
   }
 }
 
-function selectTaskWithNames(db: Db) {
+/** Tasks with the names the API shows, to narrow down with `where`. */
+export function selectTaskWithNames(db: Db) {
   return db
     .selectFrom('tasks')
     .innerJoin('workspaces as w', 'w.id', 'tasks.workspace_id')
@@ -59,30 +72,41 @@ export function lockTask(db: Db, id: number): Promise<TaskRow | undefined> {
   return db.selectFrom('tasks').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
+/**
+ * A page of a workspace's tasks, newest first, and how many there are: all of
+ * them, or at most `countUpTo` (counting 100,000 rows costs more than the
+ * page). The page's ids are found first, on the index alone, and only those
+ * 50-odd rows are joined to their names, however deep the offset.
+ */
 export async function listTasksInWorkspace(
   db: Db,
   workspaceId: number,
-  filter: { state?: string | undefined; type?: string | undefined; limit: number; offset: number },
+  filter: {
+    state?: string | undefined;
+    type?: string | undefined;
+    limit: number;
+    offset: number;
+    countUpTo?: number | undefined;
+  },
 ): Promise<{ rows: TaskWithNames[]; total: number }> {
-  let rows = selectTaskWithNames(db).where('tasks.workspace_id', '=', workspaceId);
-  let count = db
-    .selectFrom('tasks')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('workspace_id', '=', workspaceId);
+  let matching = db.selectFrom('tasks').where('workspace_id', '=', workspaceId);
   if (filter.state !== undefined) {
-    rows = rows.where('tasks.state', '=', filter.state as TaskRow['state']);
-    count = count.where('state', '=', filter.state as TaskRow['state']);
+    matching = matching.where('state', '=', filter.state as TaskRow['state']);
   }
   if (filter.type !== undefined) {
-    rows = rows.where('tasks.type', '=', filter.type);
-    count = count.where('type', '=', filter.type);
+    matching = matching.where('type', '=', filter.type);
   }
-  const items = await rows
-    .orderBy('tasks.id', 'desc')
-    .limit(filter.limit)
-    .offset(filter.offset)
-    .execute();
-  const total = await count.executeTakeFirstOrThrow();
+  const ids = matching.select('id').orderBy('id', 'desc').limit(filter.limit).offset(filter.offset);
+  const counted =
+    filter.countUpTo === undefined
+      ? matching.select((eb) => eb.fn.countAll<number>().as('n'))
+      : db
+          .selectFrom(matching.select('id').limit(filter.countUpTo).as('capped'))
+          .select((eb) => eb.fn.countAll<number>().as('n'));
+  const [items, total] = await Promise.all([
+    selectTaskWithNames(db).where('tasks.id', 'in', ids).orderBy('tasks.id', 'desc').execute(),
+    counted.executeTakeFirstOrThrow(),
+  ]);
   return { rows: items, total: total.n };
 }
 
@@ -179,6 +203,86 @@ export async function recordEnding(
     update tokens set revoked_at = now() where task_id = ${task.id} and revoked_at is null`.execute(
     db,
   );
+}
+
+/** One task's ending for `endTaskAlone`. */
+interface LoneEnding {
+  readonly taskId: number;
+  readonly attempt: number;
+  /** The worker reporting it, when not by its task token: the attempt must run on it. */
+  readonly workerId: number | null;
+  readonly ending: Omit<EndingColumns, 'state'> & { readonly result: TaskResultColumn };
+}
+
+/** Lone endings, batched per database: under load, one statement ends many tasks. */
+const endAlone = batchedPerDatabase(endTasksAlone, { maxBatch: 200, concurrency: 1 });
+
+/**
+ * Completes a running attempt that nothing else needs to settle, in one
+ * statement (no transaction; batched with other tasks' under load): the
+ * task's row, its attempt, its task tokens, and a wake-up for its log's
+ * followers. Returns `undefined`, changing nothing, unless attempt `attempt`
+ * of `taskId` is running (on worker `workerId`, when given), not asked to cancel, no task depends on it and no
+ * webhook of its workspace awaits `task.ended`; the caller then takes the
+ * transactional way (`endTask`), which also says why and queues the
+ * webhooks' deliveries. `hasLog`: the task wrote a live log to save.
+ */
+export function endTaskAlone(
+  db: Db,
+  own: {
+    readonly taskId: number;
+    readonly attempt: number;
+    readonly workerId?: number | undefined;
+  },
+  ending: LoneEnding['ending'],
+): Promise<{ readonly hasLog: boolean } | undefined> {
+  const { taskId, attempt, workerId } = own;
+  return endAlone(db, { taskId, attempt, workerId: workerId ?? null, ending });
+}
+
+async function endTasksAlone(
+  db: Db,
+  endings: readonly LoneEnding[],
+): Promise<({ readonly hasLog: boolean } | undefined)[]> {
+  const column = <T>(pick: (e: LoneEnding) => T) => endings.map(pick);
+  const result = await sql<{ id: number; has_log: boolean }>`
+    with given as (
+      select * from unnest(${column((e) => e.taskId)}::bigint[], ${column((e) => e.attempt)}::int[],
+        ${column((e) => e.workerId)}::bigint[],
+        ${column((e) => e.ending.result)}::text[], ${column((e) => e.ending.reason)}::text[],
+        ${column((e) => e.ending.message)}::text[],
+        ${column((e) => (e.ending.output === null ? null : JSON.stringify(e.ending.output)))}::text[])
+        as g(id, attempt, worker_id, result, reason, message, output)
+    ),
+    ended as (
+      update tasks set state = 'completed', result = g.result,
+        reason = g.reason, message = g.message, output = g.output::jsonb,
+        completed_at = now(), lease_expires_at = null
+      from given g
+      where tasks.id = g.id and tasks.state = 'running' and tasks.attempt = g.attempt
+        and (g.worker_id is null or tasks.worker_id = g.worker_id)
+        and not tasks.cancel_requested and not tasks.has_dependents
+        and not exists (select 1 from webhooks w
+          where w.workspace_id = tasks.workspace_id and 'task.ended' = any(w.events))
+      returning tasks.id, tasks.attempt, g.result
+    ),
+    attempt as (
+      update task_attempts a set ended_at = now(), outcome = ended.result
+      from ended
+      where a.task_id = ended.id and a.attempt = ended.attempt and a.ended_at is null
+    ),
+    token as (
+      update tokens set revoked_at = now()
+      where task_id in (select id from ended) and revoked_at is null
+    )
+    select ended.id, exists (select 1 from task_log_chunks c where c.task_id = ended.id) as has_log,
+      pg_notify(${taskLogChannel}, ended.id::text)::text as notified
+    from ended`.execute(db);
+  const byId = new Map(result.rows.map((row) => [row.id, row.has_log]));
+  return endings.map((e) => {
+    const hasLog = byId.get(e.taskId);
+    return hasLog === undefined ? undefined : { hasLog };
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import { KilnError } from '../../protocol/errors.ts';
 import type { SubmitTaskBody, Task, TaskSummary, TaskState } from '../../protocol/tasks.schema.ts';
 import { actorUserId, isAdmin, type Actor } from '../auth/actor.ts';
 import { requireAdmin } from '../auth/auth.service.ts';
-import { findVisibleArtifactIds, insertTaskArtifacts } from '../artifacts/artifact.repository.ts';
+import { findVisibleArtifactIds } from '../artifacts/artifact.repository.ts';
 import type { Db } from '../db/connect.ts';
 import type { TaskRow } from '../db/schema.ts';
 import {
@@ -13,19 +13,13 @@ import {
   findWorkspaceAccessById,
   roleAllows,
 } from '../workspaces/access.ts';
-import {
-  bindingPlaceholder,
-  checkBindings,
-  fillBindings,
-  withPlaceholders,
-} from './task-bindings.ts';
+import { bindingPlaceholder, checkBindings, withPlaceholders } from './task-bindings.ts';
+import { endingForDependencies, insertCheckedTask } from './task-insert.ts';
 import { endTask, requeueTask } from './task-lifecycle.ts';
 import type { TaskTypeRegistry } from './task-types.ts';
 import { describeTask, toTaskSummary } from './task-view.ts';
 import {
   findTask,
-  insertDependencies,
-  insertTask,
   listBlockedFailedDescendants,
   listTasksInWorkspace,
   listUnfinishedDependencies,
@@ -87,6 +81,8 @@ export async function listTasks(
     type?: string | undefined;
     limit?: number | undefined;
     offset?: number | undefined;
+    /** Count at most this many (the web UI's pages); the API counts all. */
+    countUpTo?: number | undefined;
   },
 ): Promise<{ items: TaskSummary[]; total: number }> {
   const access = await authorizeWorkspace(deps.db, actor, workspace, 'read');
@@ -95,6 +91,7 @@ export async function listTasks(
     type: filter.type,
     limit: filter.limit ?? 100,
     offset: filter.offset ?? 0,
+    countUpTo: filter.countUpTo,
   });
   return { items: rows.map((row) => toTaskSummary(row)), total };
 }
@@ -142,43 +139,20 @@ export async function submitTask(
   if (missing !== undefined) {
     throw new KilnError('not_found', `artifact ${missing} not found`);
   }
-  const requirements = { ...type.requirements?.(input), ...request.requirements };
   const id = await deps.db.transaction().execute(async (trx) => {
-    const dependencies = await checkDependencies(trx, actor, dependsOn);
-    const ended = endingForDependencies(dependencies);
-    const waiting = dependencies.some((d) => !(d.state === 'completed' && d.result === 'success'));
-    const row = await insertTask(trx, {
-      workspace_id: access.workspace.id,
-      type: type.name,
-      input: JSON.stringify(given),
-      bindings: bindings.length === 0 ? null : JSON.stringify(bindings),
-      runs_on: type.runsOn,
-      architecture: requirements.architecture ?? null,
-      host_architecture: requirements.host_architecture ?? null,
-      executor: requirements.executor ?? null,
-      min_memory: requirements.min_memory ?? 0,
-      min_disk: requirements.min_disk ?? 0,
-      tags: requirements.tags ?? [],
-      base_score: type.baseScore,
+    const row = await insertCheckedTask(trx, {
+      workspaceId: access.workspace.id,
+      type,
+      input: given,
+      checkedInput: input,
+      bindings,
+      dependencies: await checkDependencies(trx, actor, dependsOn),
+      requirements: { ...type.requirements?.(input), ...request.requirements },
       priority: request.priority ?? 0,
-      state: ended?.state ?? (waiting ? 'blocked' : 'pending'),
-      result: ended?.result ?? null,
-      reason: ended?.reason ?? null,
-      message: ended?.message ?? null,
-      completed_at: ended === undefined ? null : new Date(),
-      created_by: actorUserId(actor) ?? null,
-      time_limit: request.time_limit ?? type.timeLimit,
-      max_lost_leases: request.max_lost_leases ?? 3,
+      createdBy: actorUserId(actor) ?? null,
+      timeLimit: request.time_limit,
+      maxLostLeases: request.max_lost_leases,
     });
-    await insertDependencies(trx, row.id, dependsOn);
-    await insertTaskArtifacts(trx, row.id, 'input', inputArtifacts);
-    if (row.state === 'pending') {
-      const problem = await fillBindings(trx, row);
-      if (problem !== undefined) {
-        throw new KilnError('bad_request', problem);
-      }
-      await notifyPending(trx, 1, row.runs_on);
-    }
     return row.id;
   });
   return showTask(deps, actor, id);
@@ -186,32 +160,6 @@ export async function submitTask(
 
 function isFailed(task: Pick<TaskRow, 'state' | 'result'>): boolean {
   return task.state === 'cancelled' || (task.state === 'completed' && task.result !== 'success');
-}
-
-/**
- * How a task ends when one of its dependencies did not succeed, as `endTask`
- * ends the dependents of a task: `blocked-failed` when one failed, cancelled
- * (`dependency-cancelled`) when one was cancelled; `undefined` when none did.
- */
-function endingForDependencies(dependencies: readonly Pick<TaskRow, 'id' | 'state' | 'result'>[]) {
-  const failed = dependencies.find((d) => d.state === 'completed' && d.result !== 'success');
-  if (failed !== undefined) {
-    return {
-      state: 'completed',
-      result: 'failure',
-      reason: 'blocked-failed',
-      message: `task ${failed.id} did not succeed`,
-    } as const;
-  }
-  const cancelled = dependencies.find((d) => d.state === 'cancelled');
-  return cancelled === undefined
-    ? undefined
-    : ({
-        state: 'cancelled',
-        result: null,
-        reason: 'dependency-cancelled',
-        message: `task ${cancelled.id} was cancelled`,
-      } as const);
 }
 
 async function checkDependencies(db: Db, actor: Actor, ids: readonly number[]) {
@@ -222,7 +170,8 @@ async function checkDependencies(db: Db, actor: Actor, ids: readonly number[]) {
     .selectFrom('tasks')
     .select(['id', 'state', 'result', 'workspace_id'])
     .where('id', 'in', [...ids])
-    .forShare()
+    // The lock an ending's UPDATE waits for: it then sees `has_dependents` set.
+    .forNoKeyUpdate()
     .execute();
   for (const id of ids) {
     const row = rows.find((r) => r.id === id);
@@ -272,59 +221,68 @@ export async function retryTask(deps: TaskDeps, actor: Actor, id: number): Promi
     if (task === undefined) {
       throw new KilnError('not_found', `task ${id} not found`);
     }
-    if (task.state === 'running') {
-      await requeueTask(trx, task, 'retried', false);
-      await trx
-        .updateTable('tasks')
-        .set({ lost_leases: 0, cancel_requested: false })
-        .where('id', '=', id)
-        .execute();
-      await notifyPending(trx, 1, task.runs_on);
-      return;
-    }
-    if (task.state !== 'completed' && task.state !== 'cancelled') {
-      return;
-    }
-    const unfinished = await listUnfinishedDependencies(trx, id);
-    const failed = unfinished.find((d) => isFailed(d));
-    if (failed !== undefined) {
-      throw new KilnError(
-        'conflict',
-        `task ${id} depends on task ${failed.id}, which did not succeed: retry that first`,
-      );
-    }
-    const reset = {
-      result: null,
-      reason: null,
-      message: null,
-      output: null,
-      started_at: null,
-      completed_at: null,
-      worker_id: null,
-      lost_leases: 0,
-      cancel_requested: false,
-      log_artifact_id: null,
-    } as const;
-    await updateTasks(trx, [id], {
-      ...reset,
-      state: unfinished.length === 0 ? 'pending' : 'blocked',
-    });
-    // The tasks that ended because this one failed wait for it again...
-    const dependents = await listBlockedFailedDescendants(trx, id);
-    await updateTasks(trx, dependents, { ...reset, state: 'blocked' });
-    // ...unless another of their dependencies did not succeed either. A task's
-    // dependencies are older than it, so in id order each is settled first.
-    for (const dependent of dependents) {
-      const ended = endingForDependencies(await listUnfinishedDependencies(trx, dependent));
-      if (ended !== undefined) {
-        await updateTasks(trx, [dependent], { ...ended, completed_at: sql<Date>`now()` });
-      }
-    }
-    if (unfinished.length === 0) {
-      await notifyPending(trx, 1, task.runs_on);
-    }
+    await retryLockedTask(trx, task);
   });
   return showTask(deps, actor, id);
+}
+
+/**
+ * Retries a task locked by the caller's transaction, as `retryTask` does
+ * (workflow runs retry their errored tasks with it).
+ */
+export async function retryLockedTask(trx: Db, task: TaskRow): Promise<void> {
+  const id = task.id;
+  if (task.state === 'running') {
+    await requeueTask(trx, task, 'retried', false);
+    await trx
+      .updateTable('tasks')
+      .set({ lost_leases: 0, cancel_requested: false })
+      .where('id', '=', id)
+      .execute();
+    await notifyPending(trx, 1, task.runs_on);
+    return;
+  }
+  if (task.state !== 'completed' && task.state !== 'cancelled') {
+    return;
+  }
+  const unfinished = await listUnfinishedDependencies(trx, id);
+  const failed = unfinished.find((d) => isFailed(d));
+  if (failed !== undefined) {
+    throw new KilnError(
+      'conflict',
+      `task ${id} depends on task ${failed.id}, which did not succeed: retry that first`,
+    );
+  }
+  const reset = {
+    result: null,
+    reason: null,
+    message: null,
+    output: null,
+    started_at: null,
+    completed_at: null,
+    worker_id: null,
+    lost_leases: 0,
+    cancel_requested: false,
+    log_artifact_id: null,
+  } as const;
+  await updateTasks(trx, [id], {
+    ...reset,
+    state: unfinished.length === 0 ? 'pending' : 'blocked',
+  });
+  // The tasks that ended because this one failed wait for it again...
+  const dependents = await listBlockedFailedDescendants(trx, id);
+  await updateTasks(trx, dependents, { ...reset, state: 'blocked' });
+  // ...unless another of their dependencies did not succeed either. A task's
+  // dependencies are older than it, so in id order each is settled first.
+  for (const dependent of dependents) {
+    const ended = endingForDependencies(await listUnfinishedDependencies(trx, dependent));
+    if (ended !== undefined) {
+      await updateTasks(trx, [dependent], { ...ended, completed_at: sql<Date>`now()` });
+    }
+  }
+  if (unfinished.length === 0) {
+    await notifyPending(trx, 1, task.runs_on);
+  }
 }
 
 /** Sets a task's priority (the admin adjustment to its score). */

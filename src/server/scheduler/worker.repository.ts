@@ -27,8 +27,23 @@ export function upsertWorker(db: Db, name: string, metadata: WorkerStatic): Prom
     .executeTakeFirstOrThrow();
 }
 
-export function findWorkerById(db: Db, id: number): Promise<WorkerRow | undefined> {
-  return db.selectFrom('workers').selectAll().where('id', '=', id).executeTakeFirst();
+export function findWorkersByIds(db: Db, ids: readonly number[]): Promise<WorkerRow[]> {
+  return db
+    .selectFrom('workers')
+    .selectAll()
+    .where('id', '=', sql<number>`any(${[...ids]}::bigint[])`)
+    .execute();
+}
+
+/** Records that the workers were seen now. */
+export async function touchWorkers(db: Db, ids: readonly number[]): Promise<void> {
+  if (ids.length > 0) {
+    await db
+      .updateTable('workers')
+      .set({ last_seen_at: sql<Date>`now()` })
+      .where('id', '=', sql<number>`any(${[...ids]}::bigint[])`)
+      .execute();
+  }
 }
 
 export function findWorkerByName(db: Db, name: string): Promise<WorkerRow | undefined> {

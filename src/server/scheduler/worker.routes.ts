@@ -124,7 +124,9 @@ export function registerWorkerRoutes(app: App, deps: SchedulerDeps): void {
     {
       schema: {
         tags: ['worker protocol'],
-        summary: 'Long-poll for a task that fits this worker (worker token); 204 when none came',
+        summary:
+          'Long-poll for a task that fits this worker (worker token); 204 when none came. ' +
+          "`completed` reports the worker's previous attempt first, as POST /tasks/{id}/complete would",
         body: ClaimBody,
         response: { 200: Assignment, 204: Type.Null(), ...errors },
       },
@@ -138,7 +140,7 @@ export function registerWorkerRoutes(app: App, deps: SchedulerDeps): void {
       const assignment = await claimForWorker(
         deps,
         request.actor,
-        request.body.wait ?? 0,
+        request.body,
         AbortSignal.any([abort.signal, closing.signal]),
       );
       return assignment === undefined ? reply.status(204).send(null) : assignment;

@@ -2,6 +2,7 @@ import { KilnError } from '../../protocol/errors.ts';
 import type { CreatedToken } from '../../protocol/tokens.schema.ts';
 import type {
   Assignment,
+  ClaimBody,
   EnrolBody,
   EnrolResponse,
   HeartbeatResponse,
@@ -15,15 +16,15 @@ import { insertToken } from '../auth/token.repository.ts';
 import type { Db } from '../db/connect.ts';
 import type { WorkerRow } from '../db/schema.ts';
 import { visibleWorkspaces } from '../workspaces/access.ts';
-import { claimNextTask, type Claimer } from './claim.repository.ts';
 import type { SchedulerDeps } from './scheduler.ts';
 import type { Wake } from './wakeups.ts';
+import { completeWorkerAttempt } from './task-work.service.ts';
+import { claimOnce } from './worker-claims.ts';
 import { requeueTask } from './task-lifecycle.ts';
 import { lockTask, notifyPending } from './task.repository.ts';
 import {
   deleteWorker,
   extendLeases,
-  findWorkerById,
   findWorkerByName,
   listRunningTasksOf,
   listWorkerRows,
@@ -189,36 +190,40 @@ export async function heartbeat(
   return { cancel: [...cancel].sort((a, b) => a - b), lease_timeout: deps.leaseSeconds };
 }
 
-function claimerOf(worker: WorkerRow): Claimer {
-  return {
-    runsOn: 'worker',
-    architectures: worker.architectures,
-    crossArchitectures: worker.cross_architectures,
-    executors: worker.executors,
-    memory: worker.memory,
-    freeDisk: worker.free_disk ?? worker.disk,
-    tags: worker.tags,
-  };
-}
-
 /**
  * Long-polls for a task that fits the worker: claims one at once if it can,
  * otherwise waits until woken by a new pending task (or the fallback poll) and
  * tries again, until `waitSeconds` pass. Returns `undefined` when none came.
+ * The result of the worker's previous attempt, given as `completed`, is
+ * recorded first (one request a task instead of two); if it is refused
+ * (`stale_attempt`), nothing is claimed and the error is the answer. Such a
+ * claim does not wait: when no task is there at once, the worker hears now
+ * that its result was recorded, and waits with its next claim.
  */
 export async function claimForWorker(
   deps: SchedulerDeps,
   actor: Actor,
-  waitSeconds: number,
+  request: ClaimBody,
   signal: AbortSignal,
 ): Promise<Assignment | undefined> {
   const { workerId } = requireWorker(actor);
+  if (request.completed !== undefined) {
+    await completeWorkerAttempt(deps, workerId, request.completed);
+  }
+  const waitSeconds = request.completed === undefined ? (request.wait ?? 0) : 0;
   const deadline = Date.now() + waitSeconds * 1000;
+  let retries = 0;
   for (let wake: Wake | undefined; ;) {
-    const assignment = await claimOnce(deps, workerId);
-    if (assignment !== undefined) {
-      return assignment;
+    const claim = await claimOnce(deps, workerId);
+    if (claim.assignment !== undefined) {
+      return claim.assignment;
     }
+    // Another claimer held the tasks this one was offered: there may be more.
+    if (claim.retry && retries < maxRetries && !signal.aborted) {
+      retries += 1;
+      continue;
+    }
+    retries = 0;
     // Woken for a task this worker does not fit: let the next waiter try.
     wake?.passOn();
     const remaining = deadline - Date.now();
@@ -229,44 +234,8 @@ export async function claimForWorker(
   }
 }
 
-/** A claim shows the worker is alive; a busy worker's claims record it at most this often. */
-const claimSeenMs = 1000;
-
-async function claimOnce(deps: SchedulerDeps, workerId: number): Promise<Assignment | undefined> {
-  const worker = await findWorkerById(deps.db, workerId);
-  if (worker === undefined) {
-    throw new KilnError('unauthenticated', 'this worker was removed');
-  }
-  if (!worker.enabled) {
-    throw new KilnError('worker_disabled', `worker ${worker.name} is disabled`);
-  }
-  if (Date.now() - worker.last_seen_at.getTime() >= claimSeenMs) {
-    await recordHeartbeat(deps.db, workerId, {});
-  }
-  const secret = generateTokenSecret('task');
-  const task = await claimNextTask(deps.db, claimerOf(worker), {
-    workerId,
-    workerName: worker.name,
-    leaseSeconds: deps.leaseSeconds,
-    tokenHash: hashTokenSecret(secret),
-  });
-  return task === undefined
-    ? undefined
-    : {
-        task: task.id,
-        attempt: task.attempt,
-        type: task.type,
-        workspace: task.workspace_name,
-        input: task.input,
-        requirements: {
-          architecture: task.architecture,
-          host_architecture: task.host_architecture,
-          executor: task.executor,
-        },
-        time_limit: task.time_limit,
-        token: secret,
-      };
-}
+/** Claims again at once after losing the tasks offered to another claimer, at most this often. */
+const maxRetries = 3;
 
 export async function listWorkers(deps: SchedulerDeps, actor: Actor): Promise<Worker[]> {
   const rows = await listWorkerRows(deps.db);
