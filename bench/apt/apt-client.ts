@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { aptConfig } from '../../test/helpers/apt-config.ts';
 import type { PackageSpec } from './corpus-spec.ts';
 import type { AptSource, RepoLayout } from './tool.ts';
 
@@ -24,18 +25,20 @@ export interface CheckRequest {
   readonly install: PackageSpec | undefined;
 }
 
-/**
- * Writes the client's files under `dir`. APT_CONFIG names our file, which
- * moves Dir::Etc (and so apt.conf.d) here: none of the machine's apt settings
- * apply, not even its Acquire::Check-Date "false", and its state is untouched.
- */
+/** Writes the client's files under `dir` (see test/helpers/apt-config.ts). */
 export async function createAptClient(
   dir: string,
   source: AptSource,
   layout: RepoLayout,
 ): Promise<AptClient> {
   const etc = join(dir, 'etc');
-  for (const sub of ['apt.conf.d', 'sources.list.d', 'trusted.gpg.d', 'preferences.d']) {
+  for (const sub of [
+    'apt.conf.d',
+    'sources.list.d',
+    'trusted.gpg.d',
+    'preferences.d',
+    'auth.conf.d',
+  ]) {
     await mkdir(join(etc, sub), { recursive: true });
   }
   for (const sub of ['state/lists/partial', 'cache/archives/partial', 'log', 'download']) {
@@ -44,7 +47,7 @@ export async function createAptClient(
   await writeFile(join(dir, 'state', 'status'), '');
   const binary = layout.architectures.filter((a) => a !== 'all');
   const config = join(dir, 'apt.conf');
-  await writeFile(config, aptConfig(dir, binary));
+  await writeFile(config, aptConfig({ dir, architectures: binary }));
   await writeFile(
     join(etc, 'sources.list'),
     `deb [signed-by=${source.signedBy} arch=${binary.join(',')}] ${source.uri} ${layout.suite} ${layout.component}\n`,
@@ -92,31 +95,6 @@ export async function createAptClient(
       }
     },
   };
-}
-
-function aptConfig(dir: string, binary: readonly string[]): string {
-  return `Dir::Etc "${dir}/etc/";
-Dir::Etc::main "apt.conf";
-Dir::Etc::parts "apt.conf.d";
-Dir::Etc::sourcelist "sources.list";
-Dir::Etc::sourceparts "sources.list.d";
-Dir::Etc::trusted "trusted.gpg";
-Dir::Etc::trustedparts "trusted.gpg.d";
-Dir::Etc::preferences "preferences";
-Dir::Etc::preferencesparts "preferences.d";
-Dir::State "${dir}/state/";
-Dir::State::status "${dir}/state/status";
-Dir::Cache "${dir}/cache/";
-Dir::Log "${dir}/log/";
-APT::Architecture "${binary[0] ?? 'amd64'}";
-APT::Architectures { ${binary.map((a) => `"${a}";`).join(' ')} };
-Acquire::Languages "none";
-Acquire::GzipIndexes "false";
-Acquire::Check-Date "true";
-Acquire::Check-Valid-Until "true";
-// Root's downloads would otherwise run as _apt, who cannot read a private 0700 tree.
-APT::Sandbox::User "root";
-`;
 }
 
 const fields = {

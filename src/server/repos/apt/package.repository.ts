@@ -1,8 +1,35 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/connect.ts';
+import { columnNames, unnestRows, type UnnestColumn } from '../../db/unnest.ts';
 
 /** Values per lookup statement, well under PostgreSQL's 65,535 parameters. */
 const lookupSlice = 10_000;
+
+/**
+ * Runs `statement` over `values` a slice at a time (a statement takes at most
+ * 65,535 parameters) and gathers what each returns, in order.
+ */
+async function inSlices<V, R>(
+  values: readonly V[],
+  size: number,
+  statement: (slice: V[]) => Promise<readonly R[]>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < values.length; i += size) {
+    results.push(...(await statement(values.slice(i, i + size))));
+  }
+  return results;
+}
+
+/** Rows per bulk insert: a statement of a few array parameters (see unnestRows). */
+const bulkSlice = 20_000;
+
+const entryColumns = [
+  ['index_id', 'bigint'],
+  ['binary_id', 'bigint'],
+  ['source_id', 'bigint'],
+  ['chunk', 'int'],
+] as const;
 
 /** Entries per chunk: a change rebuilds one chunk of this many stanzas at most. */
 export const chunkSize = 256;
@@ -44,23 +71,15 @@ export async function findPoolFiles(
   repositoryId: number,
   paths: readonly string[],
 ): Promise<Map<string, string>> {
-  if (paths.length === 0) {
-    return new Map();
-  }
-  const found = new Map<string, string>();
-  // In slices: a statement takes at most 65,535 parameters.
-  for (let i = 0; i < paths.length; i += lookupSlice) {
-    const rows = await db
+  const rows = await inSlices(paths, lookupSlice, (slice) =>
+    db
       .selectFrom('apt_pool')
       .select(['path', 'sha256'])
       .where('repository_id', '=', repositoryId)
-      .where('path', 'in', paths.slice(i, i + lookupSlice))
-      .execute();
-    for (const row of rows) {
-      found.set(row.path, row.sha256);
-    }
-  }
-  return found;
+      .where('path', 'in', slice)
+      .execute(),
+  );
+  return new Map(rows.map((row) => [row.path, row.sha256]));
 }
 
 export async function insertPoolFiles(
@@ -73,14 +92,23 @@ export async function insertPoolFiles(
     artifact_id: number;
   }[],
 ): Promise<void> {
-  for (let i = 0; i < rows.length; i += 1000) {
-    await db
+  await inSlices(rows, bulkSlice, (slice) =>
+    db
       .insertInto('apt_pool')
-      .values(rows.slice(i, i + 1000))
+      .columns(columnNames(poolColumns))
+      .expression(unnestRows(slice, poolColumns))
       .onConflict((oc) => oc.columns(['repository_id', 'path']).doNothing())
-      .execute();
-  }
+      .execute(),
+  );
 }
+
+const poolColumns = [
+  ['repository_id', 'bigint'],
+  ['path', 'text'],
+  ['sha256', 'text'],
+  ['size', 'bigint'],
+  ['artifact_id', 'bigint'],
+] as const;
 
 /** Existing binaries of a suite by `component/package/architecture`. */
 export async function findBinaries(
@@ -88,23 +116,22 @@ export async function findBinaries(
   suiteId: number,
   keys: readonly { component: string; package: string; architecture: string }[],
 ) {
-  if (keys.length === 0) {
-    return new Map<string, { id: number; version: string; pool_path: string }>();
-  }
   const names = [...new Set(keys.map((k) => k.package))];
-  const found = new Map<string, { id: number; version: string; pool_path: string }>();
-  for (let i = 0; i < names.length; i += lookupSlice) {
-    const rows = await db
+  // The components too, so that the lookup walks the unique index
+  // (suite_id, component, package, architecture) rather than the whole suite.
+  const components = [...new Set(keys.map((k) => k.component))];
+  const rows = await inSlices(names, lookupSlice, (slice) =>
+    db
       .selectFrom('apt_binaries')
       .select(['id', 'component', 'package', 'architecture', 'version', 'pool_path'])
       .where('suite_id', '=', suiteId)
-      .where('package', 'in', names.slice(i, i + lookupSlice))
-      .execute();
-    for (const row of rows) {
-      found.set(`${row.component}/${row.package}/${row.architecture}`, row);
-    }
-  }
-  return found;
+      .where('component', 'in', components)
+      .where('package', 'in', slice)
+      .execute(),
+  );
+  return new Map<string, { id: number; version: string; pool_path: string }>(
+    rows.map((row) => [`${row.component}/${row.package}/${row.architecture}`, row]),
+  );
 }
 
 export interface NewBinary {
@@ -123,18 +150,29 @@ export async function insertBinaries(
   db: Db,
   rows: readonly NewBinary[],
 ): Promise<{ id: number; architecture: string; component: string }[]> {
-  const inserted: { id: number; architecture: string; component: string }[] = [];
-  for (let i = 0; i < rows.length; i += 500) {
-    inserted.push(
-      ...(await db
-        .insertInto('apt_binaries')
-        .values(rows.slice(i, i + 500))
-        .returning(['id', 'architecture', 'component'])
-        .execute()),
-    );
-  }
-  return inserted;
+  // Returned in the order given: PostgreSQL inserts (and returns) the rows of
+  // `insert ... select` in the order the select yields them.
+  return inSlices(rows, bulkSlice, (slice) =>
+    db
+      .insertInto('apt_binaries')
+      .columns(columnNames(binaryColumns))
+      .expression(unnestRows(slice, binaryColumns))
+      .returning(['id', 'architecture', 'component'])
+      .execute(),
+  );
 }
+
+const binaryColumns = [
+  ['suite_id', 'bigint'],
+  ['component', 'text'],
+  ['package', 'text'],
+  ['version', 'text'],
+  ['architecture', 'text'],
+  ['source', 'text'],
+  ['source_version', 'text'],
+  ['pool_path', 'text'],
+  ['stanza', 'text'],
+] as const satisfies readonly UnnestColumn<NewBinary>[];
 
 /** Replaces a binary's version in place; its chunks are rebuilt at the next publication. */
 export async function replaceBinary(db: Db, id: number, row: NewBinary): Promise<void> {
@@ -252,12 +290,13 @@ export async function addIndexEntries(
     counts.set(chunk, (counts.get(chunk) ?? 0) + 1);
     room -= 1;
   }
-  for (let i = 0; i < entries.length; i += 1000) {
-    await db
+  await inSlices(entries, bulkSlice, (slice) =>
+    db
       .insertInto('apt_index_entries')
-      .values(entries.slice(i, i + 1000))
-      .execute();
-  }
+      .columns(columnNames(entryColumns))
+      .expression(unnestRows(slice, entryColumns))
+      .execute(),
+  );
   await db
     .insertInto('apt_index_chunks')
     .values([...counts].map(([c, n]) => ({ index_id: indexId, chunk: c, entries: n, dirty: true })))
@@ -314,71 +353,95 @@ async function removeEntries(
   }
 }
 
-export function listDirtyChunks(db: Db, indexIds: readonly number[]) {
-  if (indexIds.length === 0) {
-    return Promise.resolve([]);
-  }
-  return db
-    .selectFrom('apt_index_chunks')
-    .selectAll()
-    .where('index_id', 'in', [...indexIds])
-    .where('dirty', '=', true)
-    .orderBy('index_id')
-    .orderBy('chunk')
-    .execute();
-}
+/** Chunks of a query for stanzas: a few hundred thousand bytes of rows at a time. */
+const stanzaChunksPerQuery = 16;
 
-/** The stanzas of a chunk, ordered by package name. */
+/** The stanzas of some chunks of an index, by chunk, each chunk's ordered by package name. */
 export async function listChunkStanzas(
   db: Db,
   indexId: number,
-  chunk: number,
+  chunks: readonly number[],
   kind: 'packages' | 'sources',
-): Promise<string[]> {
-  const rows =
+): Promise<Map<number, string[]>> {
+  const rows = await inSlices(chunks, stanzaChunksPerQuery, (slice) =>
     kind === 'packages'
-      ? await db
+      ? db
           .selectFrom('apt_index_entries as e')
           .innerJoin('apt_binaries as b', 'b.id', 'e.binary_id')
-          .select(['b.stanza', 'b.package'])
+          .select(['e.chunk', 'b.stanza'])
           .where('e.index_id', '=', indexId)
-          .where('e.chunk', '=', chunk)
+          .where('e.chunk', 'in', slice)
+          .orderBy('e.chunk')
           .orderBy('b.package')
           .orderBy('b.architecture')
           .execute()
-      : await db
+      : db
           .selectFrom('apt_index_entries as e')
           .innerJoin('apt_sources as s', 's.id', 'e.source_id')
-          .select(['s.stanza', 's.package'])
+          .select(['e.chunk', 's.stanza'])
           .where('e.index_id', '=', indexId)
-          .where('e.chunk', '=', chunk)
+          .where('e.chunk', 'in', slice)
+          .orderBy('e.chunk')
           .orderBy('s.package')
-          .execute();
-  return rows.map((r) => r.stanza);
+          .execute(),
+  );
+  const stanzas = new Map<number, string[]>(chunks.map((chunk) => [chunk, []]));
+  for (const row of rows) {
+    stanzas.get(row.chunk)?.push(row.stanza);
+  }
+  return stanzas;
 }
 
+/**
+ * The dirty chunks of a repository's indices, each with its row version
+ * (PostgreSQL's `xmin`, new at every update): a digest that any change to
+ * them changes, even to a chunk that was dirty already.
+ */
+export async function describeDirtyChunks(db: Db, repositoryId: number): Promise<string> {
+  const { rows } = await sql<{ n: number; versions: string | null }>`
+    select count(*)::int as n,
+      md5(string_agg(c.index_id || '/' || c.chunk || '/' || c.xmin::text, ',' order by c.index_id, c.chunk)) as versions
+    from apt_index_chunks c
+      join apt_indices i on i.id = c.index_id
+      join apt_suites s on s.id = i.suite_id
+    where s.repository_id = ${repositoryId} and c.dirty`.execute(db);
+  return `${rows[0]?.n ?? 0}:${rows[0]?.versions ?? ''}`;
+}
+
+/**
+ * Saves a rebuilt chunk (removes it when it has no entries left), if it is
+ * still in the `version` it was rebuilt from; returns whether it was.
+ */
 export async function saveChunk(
   db: Db,
-  indexId: number,
-  chunk: number,
-  files: { text_sha256: string; text_size: number; gz_sha256: string; gz_size: number } | undefined,
-): Promise<void> {
-  if (files === undefined) {
-    await db
-      .deleteFrom('apt_index_chunks')
-      .where('index_id', '=', indexId)
-      .where('chunk', '=', chunk)
-      .execute();
-    return;
-  }
-  await db
-    .updateTable('apt_index_chunks')
-    .set({ ...files, dirty: false })
-    .where('index_id', '=', indexId)
-    .where('chunk', '=', chunk)
-    .execute();
+  update: {
+    readonly indexId: number;
+    readonly chunk: number;
+    readonly version: string;
+    readonly files:
+      { text_sha256: string; text_size: number; gz_sha256: string; gz_size: number } | undefined;
+  },
+): Promise<boolean> {
+  const result =
+    update.files === undefined
+      ? await db
+          .deleteFrom('apt_index_chunks')
+          .where('index_id', '=', update.indexId)
+          .where('chunk', '=', update.chunk)
+          .where(sql<string>`xmin::text`, '=', update.version)
+          .executeTakeFirst()
+      : await db
+          .updateTable('apt_index_chunks')
+          .set({ ...update.files, dirty: false })
+          .where('index_id', '=', update.indexId)
+          .where('chunk', '=', update.chunk)
+          .where(sql<string>`xmin::text`, '=', update.version)
+          .executeTakeFirst();
+  const changed = 'numDeletedRows' in result ? result.numDeletedRows : result.numUpdatedRows;
+  return changed > 0n;
 }
 
+/** The chunks of indices, each with its row version (see `saveChunk`). */
 export function listChunks(db: Db, indexIds: readonly number[]) {
   if (indexIds.length === 0) {
     return Promise.resolve([]);
@@ -386,6 +449,7 @@ export function listChunks(db: Db, indexIds: readonly number[]) {
   return db
     .selectFrom('apt_index_chunks')
     .selectAll()
+    .select(sql<string>`xmin::text`.as('version'))
     .where('index_id', 'in', [...indexIds])
     .orderBy('index_id')
     .orderBy('chunk')

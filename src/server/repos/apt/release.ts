@@ -20,6 +20,19 @@ export function releaseDate(date: Date): string {
  * its identity, dates, `Acquire-By-Hash: yes` (clients fetch indices by their
  * hash, so a publication switching under them never mixes two), and the SHA256
  * of every index file.
+ *
+ * SHA256 alone, on purpose. apt (since 1.1) trusts a file only through a hash
+ * it deems strong, and SHA256 is the one every apt in use has; MD5Sum, which
+ * Debian's archive still lists beside it, is one apt no longer trusts, and
+ * SHA512 adds no check that a SHA256 match lacks. Each hash listed is a hash
+ * kept up to date over every index on every publication: a second one would
+ * double the work of a +1 for nothing a client needs.
+ *
+ * Indices are published as Packages and Packages.gz, not .xz: an index is
+ * its chunks (each compressed once, 256 stanzas), and xz -6 makes such a
+ * chunk about 13% smaller than gzip -6 for about 30 times the time (125 kB
+ * of stanzas: 26.5 kB in 15 ms, 22.9 kB in 440 ms, measured here while the
+ * machine was loaded), which a +1 would pay on every publication.
  */
 export function releaseText(
   repository: RepositoryRow,

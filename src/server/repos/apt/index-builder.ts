@@ -1,0 +1,239 @@
+import { gzipSync } from 'node:zlib';
+import type { Db } from '../../db/connect.ts';
+import type { FileStore, StagedFile } from '../../files/file-store.ts';
+import type { HashState, IndexHashCache } from './index-hashes.ts';
+import { ensureIndices, listChunks, listChunkStanzas } from './package.repository.ts';
+import type { IndexFile } from './release.ts';
+import type { SuiteRow } from './repository.repository.ts';
+
+export interface IndexBuilderDeps {
+  readonly store: FileStore;
+  readonly indexHashes: IndexHashCache;
+}
+
+/** A published file as the previous publication recorded it, by path under dists/. */
+export type PreviousFiles = ReadonlyMap<
+  string,
+  { sha256: string; size: number; parts: readonly string[] | null }
+>;
+
+/** A rebuilt chunk: its new content, or undefined when it has no entries left. */
+export interface ChunkUpdate {
+  readonly indexId: number;
+  readonly chunk: number;
+  /** The version of the chunk's row it was rebuilt from. */
+  readonly version: string;
+  readonly files:
+    { text_sha256: string; text_size: number; gz_sha256: string; gz_size: number } | undefined;
+}
+
+/** A suite's index files, and what must be recorded with the publication that lists them. */
+export interface SuiteIndices {
+  /** Relative to dists/<codename>/. */
+  readonly files: IndexFile[];
+  readonly chunks: ChunkUpdate[];
+  /** Content staged (not yet in the store): committed with the publication, discarded after. */
+  readonly staged: StagedFile[];
+}
+
+interface IndexRef {
+  readonly id: number;
+  readonly kind: 'packages' | 'sources';
+  /** `main/binary-amd64/Packages`, `main/source/Sources`. */
+  readonly path: string;
+}
+
+const emptyGzip = gzipSync(Buffer.alloc(0));
+
+/**
+ * The index files of a suite, changing nothing: rebuilds the chunks its
+ * changes made dirty (staged, in memory only while hashed), then describes
+ * each index whose chunks are not the ones the previous publication's file
+ * was made of (its `parts`); an unchanged index keeps that file. An index is
+ * not stored again whole: it is its chunks, concatenated when served, so a
+ * change costs one chunk and hashing the index from the first changed chunk
+ * (from the last one, for an index a package was added to, when the hash
+ * state before it is cached).
+ */
+export async function buildSuiteIndices(
+  deps: IndexBuilderDeps,
+  db: Db,
+  suite: SuiteRow,
+  previous: PreviousFiles,
+): Promise<SuiteIndices> {
+  const result: SuiteIndices = { files: [], chunks: [], staged: [] };
+  try {
+    const indices = await wantedIndices(db, suite);
+    const chunks = await listChunks(
+      db,
+      indices.map((i) => i.id),
+    );
+    for (const index of indices) {
+      await buildIndex(
+        deps,
+        db,
+        index,
+        chunks.filter((c) => c.index_id === index.id),
+        (path) => previous.get(`dists/${suite.codename}/${path}`),
+        result,
+      );
+    }
+    return result;
+  } catch (error) {
+    await Promise.all(result.staged.map((f) => f.discard()));
+    throw error;
+  }
+}
+
+async function wantedIndices(db: Db, suite: SuiteRow): Promise<IndexRef[]> {
+  const ids = await ensureIndices(db, suite.id, [
+    ...suite.components.flatMap((component) => [
+      ...suite.architectures.map((architecture) => ({
+        component,
+        kind: 'packages' as const,
+        architecture,
+      })),
+      { component, kind: 'sources' as const, architecture: '' },
+    ]),
+  ]);
+  const refs: IndexRef[] = [];
+  for (const component of suite.components) {
+    for (const architecture of suite.architectures) {
+      const id = ids.get(`packages/${component}/${architecture}`);
+      if (id !== undefined) {
+        refs.push({ id, kind: 'packages', path: `${component}/binary-${architecture}/Packages` });
+      }
+    }
+    const id = ids.get(`sources/${component}/`);
+    if (id !== undefined) {
+      refs.push({ id, kind: 'sources', path: `${component}/source/Sources` });
+    }
+  }
+  return refs;
+}
+
+type ChunkRow = Awaited<ReturnType<typeof listChunks>>[number];
+
+/** One index: its dirty chunks rebuilt, its plain and .gz files described. */
+async function buildIndex(
+  deps: IndexBuilderDeps,
+  db: Db,
+  index: IndexRef,
+  chunks: readonly ChunkRow[],
+  previous: (path: string) => ReturnType<PreviousFiles['get']>,
+  result: SuiteIndices,
+): Promise<void> {
+  const dirty = chunks.filter((c) => c.dirty || c.text_sha256 === null || c.gz_sha256 === null);
+  const stanzas = await listChunkStanzas(
+    db,
+    index.id,
+    dirty.map((c) => c.chunk),
+    index.kind,
+  );
+  // Content made here is not in the store until the publication commits: hashed from memory.
+  const fresh = new Map<string, Buffer>();
+  const stage = async (content: Buffer) => {
+    const staged = await deps.store.stage(content, {
+      maxSize: content.length,
+      deferSync: true,
+    });
+    result.staged.push(staged);
+    fresh.set(staged.sha256, content);
+    return staged;
+  };
+  const textParts: string[] = [];
+  const gzParts: string[] = [];
+  for (const chunk of chunks) {
+    let parts = { text: chunk.text_sha256 ?? '', gz: chunk.gz_sha256 ?? '' };
+    if (dirty.includes(chunk)) {
+      const own = stanzas.get(chunk.chunk) ?? [];
+      if (own.length === 0) {
+        result.chunks.push({
+          indexId: index.id,
+          chunk: chunk.chunk,
+          version: chunk.version,
+          files: undefined,
+        });
+        continue;
+      }
+      // Each stanza is followed by a blank line, so chunks concatenate into an index.
+      const text = Buffer.from(own.map((s) => `${s}\n`).join(''), 'utf8');
+      const [plain, gz] = await Promise.all([stage(text), stage(gzipSync(text, { level: 6 }))]);
+      result.chunks.push({
+        indexId: index.id,
+        chunk: chunk.chunk,
+        version: chunk.version,
+        files: {
+          text_sha256: plain.sha256,
+          text_size: plain.size,
+          gz_sha256: gz.sha256,
+          gz_size: gz.size,
+        },
+      });
+      parts = { text: plain.sha256, gz: gz.sha256 };
+    }
+    textParts.push(parts.text);
+    gzParts.push(parts.gz);
+  }
+  const gzPath = `${index.path}.gz`;
+  const before = { plain: previous(index.path), gz: previous(gzPath) };
+  if (textParts.length === 0) {
+    // No entries: an empty file, and an empty .gz stored whole (no parts).
+    const plain = { path: index.path, ...(await describe(deps, [], fresh)) };
+    if (before.gz !== undefined && before.gz.parts === null && before.plain?.size === 0) {
+      const { sha256, size } = before.gz;
+      result.files.push(plain, { path: gzPath, sha256, size, parts: null });
+      return;
+    }
+    const gz = await stage(emptyGzip);
+    result.files.push(plain, { path: gzPath, sha256: gz.sha256, size: gz.size, parts: null });
+    return;
+  }
+  for (const [path, parts, was] of [
+    [index.path, textParts, before.plain],
+    [gzPath, gzParts, before.gz],
+  ] as const) {
+    // gzip allows concatenated members (RFC 1952 §2.2): the .gz is the chunks' members in order.
+    result.files.push(
+      sameParts(was?.parts, parts) && was !== undefined
+        ? { path, sha256: was.sha256, size: was.size, parts }
+        : { path, ...(await describe(deps, parts, fresh)) },
+    );
+  }
+}
+
+function sameParts(before: readonly string[] | null | undefined, now: readonly string[]): boolean {
+  return before != null && before.length === now.length && before.every((p, i) => p === now[i]);
+}
+
+/** Parts read ahead from the store while the ones before them are hashed. */
+const readAhead = 16;
+
+/**
+ * The sha256 and size of parts concatenated, going on from the longest
+ * prefix whose hash state is cached; remembers the states before the last
+ * part and after it (what the next append needs).
+ */
+async function describe(
+  deps: IndexBuilderDeps,
+  parts: readonly string[],
+  fresh: ReadonlyMap<string, Buffer>,
+): Promise<{ sha256: string; size: number; parts: readonly string[] }> {
+  const found = deps.indexHashes.find(parts, parts.length);
+  let state: HashState = found.state;
+  const read = async (sha256: string) => fresh.get(sha256) ?? deps.store.read(sha256);
+  for (let i = found.length; i < parts.length; i += readAhead) {
+    const slice = parts.slice(i, Math.min(i + readAhead, parts.length));
+    const contents = await Promise.all(slice.map(read));
+    for (const [j, content] of contents.entries()) {
+      if (i + j === parts.length - 1) {
+        deps.indexHashes.remember(parts.slice(0, -1), state);
+      }
+      state = { hash: state.hash.update(content), size: state.size + content.length };
+    }
+  }
+  if (parts.length > 0) {
+    deps.indexHashes.remember(parts, state);
+  }
+  return { sha256: state.hash.digest('hex'), size: state.size, parts };
+}
