@@ -2,7 +2,13 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildImage, defaultMirror, listImages, removeImage } from './debian/images.ts';
+import {
+  buildImage,
+  defaultMirror,
+  listImages,
+  removeImage,
+  withImageLock,
+} from './debian/images.ts';
 import { detectArchitecture } from './metadata.ts';
 
 export const imageUsage = `Usage: kiln worker image <command> [options]
@@ -80,7 +86,9 @@ export async function imageCommand(
       await mkdir(dir, { recursive: true });
       const started = Date.now();
       try {
-        const image = await buildImage(dir, spec, { onOutput: say, signal: abort.signal });
+        const image = await withImageLock(dir, abort.signal, () =>
+          buildImage(dir, spec, { onOutput: say, signal: abort.signal }),
+        );
         say(
           `image ${image.name} ready in ${((Date.now() - started) / 1000).toFixed(0)} s: ${image.path}\n`,
         );

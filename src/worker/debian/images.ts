@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runInProcessGroup } from '../process-group.ts';
+import { lockFile } from './file-lock.ts';
 
 /**
  * Base images for Debian builds: a minimal build system (mmdebstrap's buildd
@@ -126,6 +127,25 @@ export async function buildImage(
   await rename(partial, target);
   await rm(old, { recursive: true, force: true });
   return { ...image, path: join(target, 'root') };
+}
+
+/**
+ * Runs `work` holding the lock of the image directory `dir` (`.images.lock`
+ * in it), so that workers sharing the directory build one image at a time
+ * and the second one can find the image made instead of building it again.
+ */
+export async function withImageLock<T>(
+  dir: string,
+  signal: AbortSignal,
+  work: () => Promise<T>,
+): Promise<T> {
+  await mkdir(dir, { recursive: true });
+  const lock = await lockFile(join(dir, '.images.lock'), signal);
+  try {
+    return await work();
+  } finally {
+    await lock.release();
+  }
 }
 
 export async function removeImage(dir: string, name: string): Promise<boolean> {

@@ -16,7 +16,15 @@ import {
   createUnshareEnvironment,
   type BuildEnvironment,
 } from '../debian/environment.ts';
-import { buildImage, defaultMirror, listImages, pickImage, type Image } from '../debian/images.ts';
+import {
+  buildImage,
+  defaultMirror,
+  listImages,
+  pickImage,
+  withImageLock,
+  type Image,
+} from '../debian/images.ts';
+import { quietDocsCommand } from '../debian/quiet-docs.ts';
 import type { TaskContext, TaskOutcome, TaskRunner } from '../runner.ts';
 
 const execFileAsync = promisify(execFile);
@@ -118,27 +126,32 @@ async function ensureImage(
   hostArch: string,
   context: TaskContext,
 ): Promise<Image> {
-  const existing = pickImage(
-    await listImages(settings.imageDir),
-    distribution,
-    architecture,
-    hostArch,
-  );
+  const find = async () =>
+    pickImage(await listImages(settings.imageDir), distribution, architecture, hostArch);
+  const existing = await find();
   if (existing !== undefined) {
     context.log(`kiln: image ${existing.name} (made ${existing.createdAt})\n`);
     return existing;
   }
-  await mkdir(settings.imageDir, { recursive: true });
-  return buildImage(
-    settings.imageDir,
-    {
-      distribution,
-      architecture,
-      cross: hostArch === architecture ? [] : [hostArch],
-      mirror: settings.mirror,
-    },
-    { onOutput: context.log, signal: context.signal },
-  );
+  context.log(`kiln: no image for ${distribution} ${architecture}; waiting for the image lock\n`);
+  // Another worker sharing the directory may be building it: look again under the lock.
+  return withImageLock(settings.imageDir, context.signal, async () => {
+    const made = await find();
+    if (made !== undefined) {
+      context.log(`kiln: image ${made.name} made meanwhile (${made.createdAt})\n`);
+      return made;
+    }
+    return buildImage(
+      settings.imageDir,
+      {
+        distribution,
+        architecture,
+        cross: hostArch === architecture ? [] : [hostArch],
+        mirror: settings.mirror,
+      },
+      { onOutput: context.log, signal: context.signal },
+    );
+  });
 }
 
 async function build(
@@ -189,6 +202,8 @@ async function build(
       return { result: 'failure', reason: 'dpkg-source', message: 'dpkg-source -x failed' };
     }
     if (env.kind === 'unshare') {
+      // In the sandbox's overlay only: the host executor's system is the owner's.
+      await step('skipping manual pages', [...quietDocsCommand], { network: false, asRoot: true });
       // sbuild's cross set-up: the cross toolchain and the host libc (present in cross images).
       const crossTools = [
         'apt-get',
