@@ -5,7 +5,10 @@ import { registerAuthCommands } from './commands/auth.commands.ts';
 import { registerBuildCommands } from './commands/build.commands.ts';
 import { registerRepoCommands } from './commands/repo.commands.ts';
 import { registerTaskCommands } from './commands/task.commands.ts';
+import { registerTriggerCommands } from './commands/trigger.commands.ts';
+import { registerWebhookCommands } from './commands/webhook.commands.ts';
 import { registerWorkerCommands } from './commands/worker.commands.ts';
+import { registerWorkflowCommands } from './commands/workflow.commands.ts';
 import { registerWorkspaceCommands } from './commands/workspace.commands.ts';
 
 /** Builds the `kiln` command line (all commands but `serve` and `up`). */
@@ -32,6 +35,9 @@ Server commands:
   registerWorkerCommands(program);
   registerBuildCommands(program);
   registerRepoCommands(program);
+  registerTriggerCommands(program);
+  registerWebhookCommands(program);
+  registerWorkflowCommands(program);
   return program;
 }
 

@@ -4,6 +4,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Token } from '../../src/protocol/tokens.schema.ts';
+import { buildDeb } from '../helpers/debs.ts';
 import { failed, parsed, startFarm, succeeded, type Farm } from '../helpers/farm.ts';
 
 describe('kiln CLI against `kiln up`', () => {
@@ -345,6 +346,109 @@ describe('kiln CLI against `kiln up`', () => {
         /^kiln: "abc" is not an artifact id$/m,
       );
     });
+  });
+
+  it('registers a workflow template, runs it with progress, lists and shows runs', async () => {
+    const steps = JSON.stringify([
+      { name: 'greet', command: 'echo hello' },
+      { name: 'after', command: 'true', depends_on: ['greet'] },
+    ]);
+    assert.match(
+      succeeded(
+        await farm.kiln([
+          'workflow',
+          'register',
+          'demo',
+          'greet',
+          '--workflow',
+          'pipeline',
+          '--param',
+          `steps=${steps}`,
+        ]),
+      ),
+      /^Registered greet \(pipeline\) in demo/,
+    );
+    assert.match(succeeded(await farm.kiln(['workflow', 'list', 'demo'])), /^greet\s+pipeline\s/m);
+    const started = await farm.kiln(['run', 'start', 'demo', 'greet']);
+    const out = succeeded(started);
+    assert.match(out, /^run (\d+) \(greet, pipeline\): completed \(success\)$/m);
+    assert.match(
+      started.stderr,
+      /\[2\/2\] after — task \d+: completed \(success\)/,
+      'progress as tasks end',
+    );
+    const runs = parsed(await farm.kiln(['run', 'list', 'demo', '--json']));
+    assert.equal(runs.items[0].result, 'success');
+    const shown = parsed(await farm.kiln(['run', 'show', String(runs.items[0].id), '--json']));
+    assert.deepEqual(
+      (shown.tasks as { step: string }[]).map((t) => t.step),
+      ['greet', 'after'],
+    );
+    failed(
+      await farm.kiln(['run', 'start', 'demo', 'greet', '--param', 'steps=[]']),
+      1,
+      /^kiln: template greet fixes steps: a run cannot change it \(invalid_workflow_parameters\)$/m,
+    );
+    failed(await farm.kiln(['run', 'show', 'x']), 2, /^kiln: "x" is not a run id$/m);
+  });
+
+  it('creates a repository, adds, removes and rolls back packages with `kiln repo`', async () => {
+    const debs = join(farm.root, 'repo-debs');
+    const first = await buildDeb(debs, { name: 'clitool', version: '1.0', architecture: 'amd64' });
+    const second = await buildDeb(debs, { name: 'clitool', version: '1.1', architecture: 'amd64' });
+    assert.match(
+      succeeded(await farm.kiln(['repo', 'create', 'demo', 'cli', '--suite', 'bookworm:stable'])),
+      /cli/,
+    );
+    // With --json the task's log goes to stderr: stdout is the task, as JSON only.
+    const added = await farm.kiln([
+      '--json',
+      'repo',
+      'add',
+      'demo',
+      'cli',
+      first,
+      '--suite',
+      'bookworm',
+    ]);
+    const task = parsed(added);
+    assert.equal(task.state, 'completed');
+    assert.equal(task.result, 'success');
+    assert.match(added.stderr, /added clitool 1\.0/);
+    assert.match(
+      succeeded(await farm.kiln(['repo', 'add', 'demo', 'cli', second, '--suite', 'bookworm'])),
+      /^Published \(publication \d+\)$/m,
+    );
+    const packages = parsed(await farm.kiln(['--json', 'repo', 'packages', 'demo', 'cli']));
+    assert.deepEqual(
+      (packages as { package: string; version: string }[]).map((p) => [p.package, p.version]),
+      [['clitool', '1.1']],
+    );
+    const history = parsed(await farm.kiln(['--json', 'repo', 'history', 'demo', 'cli']));
+    const numbers = (history as { number: number; current: boolean }[]).map((p) => p.number);
+    assert.equal(history[0].current, true);
+    // Serve what the publication with 1.0 served, then take the package out.
+    const withFirst = numbers[1] ?? 0;
+    assert.match(
+      succeeded(await farm.kiln(['repo', 'rollback', 'demo', 'cli', String(withFirst)])),
+      new RegExp(`serves what publication ${withFirst} served`),
+    );
+    const served = await fetch(
+      `${farm.url}/repos/demo/cli/dists/bookworm/main/binary-amd64/Packages`,
+      {
+        headers: { authorization: `Bearer ${farm.adminToken}` },
+      },
+    );
+    assert.equal(served.status, 200);
+    assert.match(await served.text(), /^Version: 1\.0$/m);
+    assert.match(
+      succeeded(
+        await farm.kiln(['repo', 'remove', 'demo', 'cli', 'clitool', '--suite', 'bookworm']),
+      ),
+      /clitool/,
+    );
+    assert.deepEqual(parsed(await farm.kiln(['--json', 'repo', 'packages', 'demo', 'cli'])), []);
+    failed(await farm.kiln(['repo', 'add', 'demo', 'cli', first, '--suite', 'sid']), 1, /sid/);
   });
 
   it('stops cleanly on SIGTERM', async () => {

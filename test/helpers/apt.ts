@@ -1,14 +1,13 @@
 /**
  * A real apt of its own for tests: configuration, sources, keys, lists, cache
- * and a dpkg root under one directory. APT_CONFIG names our file, which moves
- * Dir::Etc (and so apt.conf.d) here: none of the machine's apt settings apply
- * (not even a global Acquire::Check-Date "false"), and the machine's own
- * package state is never touched. Packages install into `<dir>/root`.
+ * and a dpkg root under one directory (see apt-config.ts). Packages install
+ * into `<dir>/root`.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { aptConfig } from './apt-config.ts';
 
 const run = promisify(execFile);
 
@@ -62,7 +61,14 @@ export async function createAptClient(dir: string, source: AptSourceSpec): Promi
   const keyFile = join(dir, 'repository.asc');
   await writeFile(keyFile, source.key);
   const config = join(dir, 'apt.conf');
-  await writeFile(config, aptConfig(dir, source.architectures));
+  await writeFile(
+    config,
+    aptConfig({
+      dir,
+      architectures: source.architectures,
+      dpkg: { root: join(dir, 'root'), admin },
+    }),
+  );
   await writeFile(
     join(etc, 'sources.list'),
     `deb [signed-by=${keyFile}] ${source.uri} ${source.suite} ${source.components.join(' ')}\n`,
@@ -128,32 +134,15 @@ export async function createAptClient(dir: string, source: AptSourceSpec): Promi
   };
 }
 
-function aptConfig(dir: string, architectures: readonly string[]): string {
-  const admin = `${dir}/root/var/lib/dpkg`;
-  return `Dir::Etc "${dir}/etc/";
-Dir::Etc::main "apt.conf";
-Dir::Etc::parts "apt.conf.d";
-Dir::Etc::sourcelist "sources.list";
-Dir::Etc::sourceparts "sources.list.d";
-Dir::Etc::trusted "trusted.gpg";
-Dir::Etc::trustedparts "trusted.gpg.d";
-Dir::Etc::preferences "preferences";
-Dir::Etc::preferencesparts "preferences.d";
-Dir::Etc::netrc "auth.conf";
-Dir::Etc::netrcparts "auth.conf.d";
-Dir::State "${dir}/state/";
-Dir::State::status "${admin}/status";
-Dir::Cache "${dir}/cache/";
-Dir::Log "${dir}/log/";
-APT::Architecture "${architectures[0] ?? 'amd64'}";
-APT::Architectures { ${architectures.map((a) => `"${a}";`).join(' ')} };
-Acquire::Languages "none";
-Acquire::Check-Date "true";
-Acquire::Check-Valid-Until "true";
-Acquire::Retries "0";
-// Root's downloads would otherwise run as _apt, who cannot read a private tree.
-APT::Sandbox::User "root";
-DPkg::Options { "--root=${dir}/root"; "--admindir=${admin}"; "--force-script-chrootless"; "--force-not-root"; };
-DPkg::Use-Pty "false";
-`;
+/**
+ * Tells the private dpkg root that this machine's libc6 is installed, as on
+ * any Debian system: a kiln repository holds only kiln's packages, and the
+ * fixture's one dependency is libc6.
+ */
+export async function markLibcInstalled(apt: AptClient): Promise<void> {
+  const { stdout: version } = await run('dpkg-query', ['-W', '-f=${Version}', 'libc6']);
+  await appendFile(
+    join(apt.dir, 'root', 'var', 'lib', 'dpkg', 'status'),
+    `Package: libc6\nStatus: install ok installed\nPriority: required\nMaintainer: kiln tests\nArchitecture: amd64\nVersion: ${version}\nDescription: stand-in\n\n`,
+  );
 }

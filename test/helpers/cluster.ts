@@ -106,7 +106,7 @@ export async function createCluster(): Promise<Cluster> {
           }
           return (await fetch(`${url}/api/v1/health`)).ok ? 'answered' : undefined;
         },
-        { timeoutMs: 120_000, intervalMs: 200, describe: () => server.stderr() },
+        { timeoutMs: 300_000, intervalMs: 200, describe: () => server.stderr() },
       );
       if (answered === 'ended') {
         throw new Error(`kiln serve ${options.name} ended:\n${server.stdout()}${server.stderr()}`);

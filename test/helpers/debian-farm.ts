@@ -14,6 +14,8 @@ import { isOver, readTaskLog, submitTask, waitForTask } from './tasks.ts';
 export interface DebianFarm {
   readonly cluster: Cluster;
   readonly admin: Client;
+  /** The admin's token, for a child `kiln` (a hook install, say). */
+  readonly adminToken: string;
   /** A scratch directory for fixtures and downloads. */
   readonly root: string;
   /** Submits `debian:source` for a git URL and ref. */
@@ -42,7 +44,7 @@ export async function startDebianFarm(name: string): Promise<DebianFarm> {
   await ensureTestImage(testImages.cross);
   const cluster = await createCluster();
   try {
-    const { server, admin, enrolmentToken } = await startInstance(cluster, { name });
+    const { server, admin, adminToken, enrolmentToken } = await startInstance(cluster, { name });
     await cluster.worker({
       name: `${name}-worker`,
       server: server.url,
@@ -54,6 +56,7 @@ export async function startDebianFarm(name: string): Promise<DebianFarm> {
     return {
       cluster,
       admin,
+      adminToken,
       root,
       submitSource: (url, ref) =>
         submitTask(admin, workspace, { type: 'debian:source', input: { url, ref } }),

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { ClientError } from '../../client/client.ts';
 import type { Task } from '../../protocol/tasks.schema.ts';
-import { withContext } from '../context.ts';
+import type { Run, WorkflowTemplate } from '../../protocol/workflows.schema.ts';
+import { withContext, type Context } from '../context.ts';
 import { followTask } from './task.commands.ts';
+import { finishRunCommand } from './workflow.commands.ts';
 
 interface DebianBuildOptions {
   ref: string;
-  arch: string;
+  arch?: string;
   buildArch?: string;
   dist: string;
   workspace: string;
@@ -14,6 +16,9 @@ interface DebianBuildOptions {
   archAll?: boolean;
   profiles?: string;
   follow: boolean;
+  repo?: string;
+  suite?: string;
+  template?: string;
 }
 
 const list = (text: string) =>
@@ -30,7 +35,10 @@ export function registerBuildCommands(program: Command): void {
     .argument('<git-url>', 'https://..., file://... or a path the workers can reach')
     .requiredOption('--ref <ref>', 'branch, tag or commit')
     .requiredOption('--workspace <name>', 'the workspace the tasks and artifacts go to')
-    .option('--arch <list>', 'architectures to build for, comma-separated', 'amd64')
+    .option(
+      '--arch <list>',
+      "architectures to build for, comma-separated (default: amd64; with --repo: the suite's)",
+    )
     .option(
       '--build-arch <arch>',
       'build on this architecture (others are cross-built); default: each natively',
@@ -40,11 +48,21 @@ export function registerBuildCommands(program: Command): void {
     .option('--arch-all', 'also build Architecture: all packages (on the first architecture)')
     .option('--profiles <list>', 'build profiles, comma-separated')
     .option('--no-follow', 'submit and return')
+    .option(
+      '--repo <name>',
+      "add the packages to this repository of the workspace: starts a debian-pipeline run of the workspace's template for it",
+    )
+    .option('--suite <codename>', 'with --repo: the suite (when templates for several exist)')
+    .option('--template <name>', 'with --repo: the debian-pipeline template to start')
     .action(
       withContext(async (context, url: string, options: DebianBuildOptions) => {
+        if (options.repo !== undefined || options.template !== undefined) {
+          await startPipelineRun(context, url, options);
+          return;
+        }
         const client = await context.client();
         const tasks = `/api/v1/workspaces/${encodeURIComponent(options.workspace)}/tasks`;
-        const archs = list(options.arch);
+        const archs = list(options.arch ?? 'amd64');
         if (archs.length === 0) {
           throw new ClientError('--arch names no architecture', 'usage');
         }
@@ -112,4 +130,51 @@ export function registerBuildCommands(program: Command): void {
         process.exitCode = failed.length === 0 ? 0 : 1;
       }),
     );
+}
+
+/**
+ * `kiln build debian --repo R`: starts a run of the workspace's
+ * debian-pipeline template that targets R (and the suite, if given), with the
+ * git URL and ref (and architectures, when --arch is given) as its run-time
+ * parameters.
+ */
+async function startPipelineRun(
+  context: Context,
+  url: string,
+  options: DebianBuildOptions,
+): Promise<void> {
+  const client = await context.client();
+  const base = `/api/v1/workspaces/${encodeURIComponent(options.workspace)}`;
+  const templates = (await client.json<WorkflowTemplate[]>('GET', `${base}/workflows`)).filter(
+    (t) =>
+      t.workflow === 'debian-pipeline' &&
+      (options.template === undefined || t.name === options.template) &&
+      (options.repo === undefined || t.parameters['repository'] === options.repo) &&
+      (options.suite === undefined || t.parameters['suite'] === options.suite),
+  );
+  const [template, ...others] = templates;
+  if (template === undefined || others.length > 0) {
+    const what = `a debian-pipeline template${options.repo === undefined ? '' : ` for repository ${options.repo}`}${options.suite === undefined ? '' : ` suite ${options.suite}`}`;
+    throw new ClientError(
+      template === undefined
+        ? `${options.workspace} has no ${what}: an owner registers one with \`kiln workflow register ${options.workspace} NAME --workflow debian-pipeline --param repository=REPO --param suite=SUITE\``
+        : `${options.workspace} has several of ${what} (${templates.map((t) => t.name).join(', ')}): choose one with --template or --suite`,
+      'usage',
+    );
+  }
+  const given: Record<string, unknown> = {
+    url,
+    ref: options.ref,
+    ...(options.subdir === undefined ? {} : { subdir: options.subdir }),
+    ...(options.arch === undefined ? {} : { architectures: list(options.arch) }),
+  };
+  const parameters = Object.fromEntries(
+    Object.entries(given).filter(([key]) => !(key in template.parameters)),
+  );
+  const run = await client.json<Run>('POST', `${base}/runs`, {
+    template: template.name,
+    parameters,
+    trigger: { kind: 'cli' },
+  });
+  await finishRunCommand(context, run, options.follow);
 }

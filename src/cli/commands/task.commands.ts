@@ -74,11 +74,15 @@ function submitBody(type: string, input: Record<string, unknown>, options: Submi
  * Prints a task's log to stdout as it grows (server-sent events), until the
  * task ends; returns the task as it ended.
  */
-export async function followTask(client: Client, id: number): Promise<Task> {
+export async function followTask(
+  client: Client,
+  id: number,
+  log: NodeJS.WritableStream = process.stdout,
+): Promise<Task> {
   const stream = await client.download(`/api/v1/tasks/${id}/log`, { accept: 'text/event-stream' });
   for await (const event of readServerSentEvents(stream)) {
     if (event.event === 'log') {
-      process.stdout.write(JSON.parse(event.data) as string);
+      log.write(JSON.parse(event.data) as string);
     } else if (event.event === 'end') {
       break;
     }

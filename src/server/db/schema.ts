@@ -1,10 +1,11 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { TriggerTables } from './trigger-tables.ts';
 
 /**
  * The tables of kiln's database, as Kysely sees them. The migrations in
  * `migrations/` are the source of truth; row types are derived from this map.
  */
-export interface Database {
+export interface Database extends TriggerTables {
   users: UsersTable;
   tokens: TokensTable;
   workspaces: WorkspacesTable;
@@ -31,7 +32,12 @@ export interface Database {
   apt_publications: AptPublicationsTable;
   apt_publication_files: AptPublicationFilesTable;
   signing_keys: SigningKeysTable;
+  workflow_templates: WorkflowTemplatesTable;
+  workflow_runs: WorkflowRunsTable;
+  workflow_events: WorkflowEventsTable;
+  workflow_run_wakeups: WorkflowRunWakeupsTable;
   kiln_migrations: MigrationsTable;
+  web_sessions: WebSessionsTable;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -161,8 +167,13 @@ export interface TasksTable {
   worker_id: number | null;
   lease_expires_at: Date | null;
   cancel_requested: Generated<boolean>;
+  /** Some task depends on this one (set when such a task is submitted). */
+  has_dependents: Generated<boolean>;
   log_artifact_id: number | null;
   bindings: ColumnType<TaskBinding[] | null, string | null, string | null>;
+  run_id: ColumnType<number | null, number | null | undefined, number | null>;
+  run_step: ColumnType<string | null, string | null | undefined, string | null>;
+  run_retries: Generated<number>;
 }
 
 /** An input field filled from a dependency's output when that dependency succeeds. */
@@ -316,6 +327,64 @@ export interface SigningKeysTable {
   retired_at: Date | null;
 }
 
+export type RunStatusColumn = 'running' | 'aborted' | 'completed';
+export type RunResultColumn = 'success' | 'failure' | 'error' | 'neutral';
+
+export interface WorkflowTemplatesTable {
+  id: Generated<number>;
+  workspace_id: number;
+  name: string;
+  workflow: string;
+  parameters: ColumnType<Record<string, unknown>, string, string>;
+  max_retries: number;
+  created_by: number | null;
+  created_at: CreatedAt;
+}
+
+export interface WorkflowRunsTable {
+  id: Generated<number>;
+  workspace_id: number;
+  template_id: number | null;
+  template_name: string;
+  workflow: string;
+  parameters: ColumnType<Record<string, unknown>, string, string>;
+  trigger: ColumnType<Record<string, unknown>, string, string>;
+  status: RunStatusColumn;
+  result: RunResultColumn | null;
+  message: string | null;
+  max_retries: number;
+  supersede_key: string | null;
+  superseded_by: number | null;
+  parent_run_id: number | null;
+  artifact_id: number | null;
+  created_by: number | null;
+  created_at: CreatedAt;
+  completed_at: Date | null;
+  expires_at: Date | null;
+}
+
+export interface WorkflowEventsTable {
+  id: Generated<number>;
+  run_id: number;
+  kind: 'run-started' | 'run-ended' | 'task-ended';
+  task_id: number | null;
+  data: ColumnType<Record<string, unknown>, string, never>;
+  created_at: CreatedAt;
+}
+
+export interface WorkflowRunWakeupsTable {
+  id: Generated<number>;
+  run_id: number;
+}
+
+export interface WebSessionsTable {
+  id_hash: string;
+  token_id: number;
+  csrf: string;
+  created_at: CreatedAt;
+  expires_at: Date;
+}
+
 export interface MigrationsTable {
   version: number;
   name: string;
@@ -330,4 +399,7 @@ export type ArtifactRow = Selectable<ArtifactsTable>;
 export type ArtifactFileRow = Selectable<ArtifactFilesTable>;
 export type WorkerRow = Selectable<WorkersTable>;
 export type TaskRow = Selectable<TasksTable>;
+export type WorkflowTemplateRow = Selectable<WorkflowTemplatesTable>;
+export type WorkflowRunRow = Selectable<WorkflowRunsTable>;
+export type WorkflowEventRow = Selectable<WorkflowEventsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
