@@ -10,8 +10,9 @@ packages_for() {
     # (util-linux) and bubblewrap, source packages by dpkg-source.
     farm) echo "git xz-utils dpkg-dev fakeroot mmdebstrap bubblewrap ca-certificates" ;;
     # The farm's, and what tests check its output with: apt-get against the
-    # published repositories, gpgv for signatures, file for built binaries.
-    test) echo "$(packages_for farm) debhelper apt-utils gnupg gpgv file" ;;
+    # published repositories, gpgv for signatures, file for built binaries,
+    # Chromium for the web UI tests (driven by playwright-core).
+    test) echo "$(packages_for farm) debhelper apt-utils gnupg gpgv file chromium" ;;
     bench) echo "nginx-light curl reprepro aptly apt-utils gnupg time" ;;
     *) echo "setup-debian: unknown set $1" >&2; exit 2 ;;
   esac
