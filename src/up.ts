@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,12 +46,10 @@ export async function main(args: readonly string[]): Promise<void> {
     throw error;
   }
   const logFile = join(config.dataDir, 'server.log');
-  const started = startServer(config, {
-    logger: pino(
-      { level: config.logLevel },
-      pino.destination({ dest: logFile, mkdir: true, sync: false }),
-    ),
-  });
+  const destination = pino.destination({ dest: logFile, mkdir: true, sync: false });
+  // Until it is open, pino cannot flush it when the process exits (a start-up that fails at once).
+  await once(destination, 'ready');
+  const started = startServer(config, { logger: pino({ level: config.logLevel }, destination) });
   // The signal handler is in place from the start; the worker joins it once running.
   const local: { worker?: ChildProcess } = {};
   stopOnSignals(started, () => local.worker?.kill('SIGTERM'));

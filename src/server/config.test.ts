@@ -62,6 +62,7 @@ describe('parseServerConfig', () => {
         leaseTimeout: 30,
         serverTaskSlots: 2,
         signingPassphrase: undefined,
+        webhookRetryBase: 10,
       },
     );
   });
@@ -80,6 +81,7 @@ describe('parseServerConfig', () => {
       leaseTimeout: 12,
       serverTaskSlots: 4,
       signingPassphrase: 'correct horse battery staple',
+      webhookRetryBase: 30,
     };
     const raw = {
       data: '/srv/kiln',
@@ -94,6 +96,7 @@ describe('parseServerConfig', () => {
       'lease-timeout': '12',
       'server-task-slots': '4',
       'signing-passphrase': 'correct horse battery staple',
+      'webhook-retry': '30',
     };
     const flags = Object.entries(raw).flatMap(([flag, value]) => [`--${flag}`, value]);
     assert.deepEqual({ ...parseServerConfig(flags, {}) }, expected);

@@ -31,6 +31,11 @@ export interface ServerConfig {
    * command line: prefer the environment or the config file.
    */
   readonly signingPassphrase: string | undefined;
+  /**
+   * Seconds before an outbound webhook delivery that failed is tried again;
+   * each further try waits twice as long (up to an hour).
+   */
+  readonly webhookRetryBase: number;
 }
 
 /** A setting: its flag, its environment variable, its config-file key and its parser. */
@@ -81,6 +86,9 @@ const settings = [
     }
     return raw;
   }),
+  setting('webhookRetryBase', 'webhook-retry', 'KILN_WEBHOOK_RETRY', (raw) =>
+    parseInteger(raw, 1, 3600),
+  ),
   setting('logLevel', 'log-level', 'KILN_LOG_LEVEL', (raw) => {
     const level = logLevels.find((l) => l === raw);
     if (level === undefined) {
@@ -111,6 +119,7 @@ const defaults = {
   leaseTimeout: 30,
   serverTaskSlots: 2,
   signingPassphrase: undefined,
+  webhookRetryBase: 10,
 } as const satisfies Omit<ServerConfig, 'publicUrl'>;
 
 /** Usage text for the server's options. */

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { collectGarbage } from './artifacts/gc.ts';
@@ -6,8 +7,14 @@ import { bootstrapAdmin } from './auth/auth.service.ts';
 import { ConfigError, parseServerConfig, serverOptionsHelp, type ServerConfig } from './config.ts';
 import { openDatabase, type DatabaseLocation, type OpenDatabase } from './db/connect.ts';
 import { migrateDatabase } from './db/migrate.ts';
+import { preparePgliteApart } from './db/pglite-apart.ts';
+import { upkeepTables } from './db/upkeep.ts';
 import { createFsFileStore } from './files/fs-file-store.ts';
+import { createSecretBox } from './auth/secret-box.ts';
 import { createApp } from './http/app.ts';
+import { createTriggerRuns } from './triggers/trigger-runs.ts';
+import { startWebhookSender } from './notifications/webhook-sender.ts';
+import { webhookChannel } from './notifications/webhook.repository.ts';
 import type { App } from './http/types.ts';
 import { saveLeftoverLogs, reapExpiredLeases } from './scheduler/lease-reaper.ts';
 import { createLogFollowers } from './scheduler/log-followers.ts';
@@ -20,7 +27,14 @@ import { createOpenPgpSigner } from './signer/openpgp-signer.ts';
 import { loadOrCreatePassphrase } from './signer/passphrase-file.ts';
 import type { Signer } from './signer/signer.ts';
 import { createAptTaskTypes } from './repos/apt/apt-tasks.ts';
+import { createIndexHashCache } from './repos/apt/index-hashes.ts';
 import { kilnVersion } from './version.ts';
+import { deleteExpiredSessions } from './web/session.repository.ts';
+import { builtinWorkflows } from './workflows/builtin-workflows.ts';
+import { startWorkflowEngine } from './workflows/engine.ts';
+import { createWorkflowEvents, type WorkflowEvents } from './workflows/workflow-events.ts';
+import { createWorkflowTypeRegistry } from './workflows/workflow-types.ts';
+import type { WorkflowDeps } from './workflows/workflow.service.ts';
 
 /** A started server. */
 export interface RunningServer {
@@ -31,6 +45,10 @@ export interface RunningServer {
   readonly signer: Signer;
   /** The first admin's token, when this start created the instance. */
   readonly adminToken: string | undefined;
+  /** What the workflow services (startWorkflowRun...) take. */
+  readonly workflows: WorkflowDeps;
+  /** The events of runs and their tasks, as they are committed. */
+  readonly workflowEvents: WorkflowEvents;
   close(): Promise<void>;
 }
 
@@ -78,20 +96,27 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
+  // Say at once that the address is taken, not after creating a database.
+  await probeAddress(config);
   await mkdir(config.dataDir, { recursive: true });
-  const database = options.database ?? (await openDatabase(databaseLocation(config)));
+  const location = databaseLocation(config);
+  // PGlite is created and migrated in a child process: see preparePgliteApart.
+  const appliedApart =
+    options.database === undefined && location.kind === 'pglite'
+      ? await preparePgliteApart(location.dataDir)
+      : [];
+  const database = options.database ?? (await openDatabase(location));
   try {
-    const applied = await migrateDatabase(database);
+    const applied = [...appliedApart, ...(await migrateDatabase(database))];
     if (applied.length > 0) {
       logger.info({ migrations: applied }, 'database migrated');
     }
     const store = await createFsFileStore(join(config.dataDir, 'files'));
-    const signer = createOpenPgpSigner({
-      db: database.db,
-      passphrase:
-        config.signingPassphrase ??
-        (await loadOrCreatePassphrase(join(config.dataDir, 'signer.passphrase'))),
-    });
+    const passphrase =
+      config.signingPassphrase ??
+      (await loadOrCreatePassphrase(join(config.dataDir, 'signer.passphrase')));
+    const signer = createOpenPgpSigner({ db: database.db, passphrase });
+    const secrets = createSecretBox(passphrase);
     const adminToken = await bootstrapAdmin(database.db);
     let url = config.publicUrl;
     const wakeups = { worker: createWakeups(), server: createWakeups() };
@@ -105,17 +130,25 @@ export async function startServer(
       }
     });
     const logFollowers = await createLogFollowers(database);
+    // Shared by the publishers of this process: tasks and API requests alike.
+    const indexHashes = createIndexHashCache();
     const scheduler: SchedulerDeps = {
       db: database.db,
       store,
       registry: createTaskTypeRegistry([
         ...(options.taskTypes ?? builtinTaskTypes),
-        ...createAptTaskTypes({ db: database.db, store, signer }),
+        ...createAptTaskTypes({ db: database.db, store, signer, indexHashes }),
       ]),
       wakeups,
       leaseSeconds: config.leaseTimeout,
       logger,
     };
+    const workflows: WorkflowDeps = {
+      db: database.db,
+      tasks: scheduler,
+      workflows: createWorkflowTypeRegistry(builtinWorkflows),
+    };
+    const workflowEvents = await createWorkflowEvents(database, logger);
     const app = await createApp({
       db: database.db,
       store,
@@ -129,20 +162,24 @@ export async function startServer(
         db: database.db,
         store,
         signer,
+        indexHashes,
         tasks: scheduler,
         publicUrl: () => url,
       },
+      triggers: {
+        db: database.db,
+        secrets,
+        publicUrl: () => url,
+        logger,
+        ...createTriggerRuns(workflows),
+      },
+      webhooks: { db: database.db, secrets },
+      workflows,
     });
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-        throw new ConfigError(
-          `cannot listen on ${config.host}:${config.port}: ${code === 'EADDRINUSE' ? 'the address is in use (another kiln?); choose another with --port' : (error as Error).message}`,
-        );
-      }
-      throw error;
+      throw listenError(config, error);
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -151,6 +188,7 @@ export async function startServer(
 
     const gc = startPeriodic(logger, 'garbage collection', config.gcInterval * 1000, async () => {
       logger.info(await collectGarbage(database.db, store), 'garbage collected');
+      await deleteExpiredSessions(database.db);
     });
     const reaper = startPeriodic(logger, 'lease reaper', 1000, async () => {
       const reaped = await reapExpiredLeases(database.db);
@@ -159,7 +197,27 @@ export async function startServer(
       }
       await saveLeftoverLogs(scheduler);
     });
+    const upkeep = startPeriodic(logger, 'database upkeep', upkeepIntervalMs, async () => {
+      const done = await upkeepTables(
+        database.db,
+        database.kind === 'pglite' ? 'embedded' : 'server',
+      );
+      if (done.vacuumed.length + done.analyzed.length > 0) {
+        logger.debug(done, 'database tables vacuumed and analyzed');
+      }
+    });
     const serverRunner = startServerRunner(scheduler, config.serverTaskSlots);
+    const webhookSender = startWebhookSender({
+      db: database.db,
+      secrets,
+      logger,
+      retryBaseSeconds: config.webhookRetryBase,
+      version: kilnVersion,
+    });
+    const stopWebhookWakeups = await database.listen(webhookChannel, () => {
+      webhookSender.wake();
+    });
+    const engine = await startWorkflowEngine(workflows, database, logger);
 
     logger.info({ url, database: database.kind, dataDir: config.dataDir }, 'kiln server started');
     return {
@@ -168,13 +226,27 @@ export async function startServer(
       database,
       signer,
       adminToken,
+      workflows,
+      workflowEvents,
       async close() {
+        await engine.stop();
         await gc.stop();
         await reaper.stop();
+        await upkeep.stop();
         await serverRunner.stop();
-        await app.close();
+        await stopWebhookWakeups();
+        await webhookSender.stop();
+        // Requests in flight get a moment to finish; then every connection is
+        // cut, so that one a client left open cannot hold the shutdown.
+        const cut = setTimeout(() => {
+          app.server.closeAllConnections();
+        }, closeGraceMs);
+        await app.close().finally(() => {
+          clearTimeout(cut);
+        });
         await stopListening();
         await logFollowers.close();
+        await workflowEvents.close();
         await database.close();
       },
     };
@@ -183,6 +255,41 @@ export async function startServer(
     throw error;
   }
 }
+
+/** Fails as `listen` would when the server's address cannot be listened on now. */
+async function probeAddress(config: ServerConfig): Promise<void> {
+  if (config.port === 0) {
+    return;
+  }
+  const probe = createNetServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ host: config.host, port: config.port, exclusive: true }, resolve);
+    });
+  } catch (error) {
+    throw listenError(config, error);
+  } finally {
+    await new Promise((resolve) => probe.close(resolve));
+  }
+}
+
+/** A failure to listen, as one line for the address the user chose, or as it is. */
+function listenError(config: ServerConfig, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    return new ConfigError(
+      `cannot listen on ${config.host}:${config.port}: ${code === 'EADDRINUSE' ? 'the address is in use (another kiln?); choose another with --port' : (error as Error).message}`,
+    );
+  }
+  return error;
+}
+
+/** How often the tables' statistics and dead rows are looked at (`upkeepTables`). */
+const upkeepIntervalMs = 10_000;
+
+/** How long a closing server waits for its requests in flight before it cuts their connections. */
+const closeGraceMs = 3000;
 
 export function databaseLocation(config: ServerConfig): DatabaseLocation {
   return config.databaseUrl === undefined

@@ -9,6 +9,8 @@ import { describeActor } from '../auth/actor.ts';
 import { authenticateToken, readTokenFromHeader } from '../auth/authenticate.ts';
 import type { Db } from '../db/connect.ts';
 import type { FileStore } from '../files/file-store.ts';
+import { registerWebhookRoutes } from '../notifications/webhook.routes.ts';
+import type { WebhookDeps } from '../notifications/webhook.service.ts';
 import { registerRepositoryRoutes } from '../repos/apt/repository.routes.ts';
 import type { RepositoryDeps } from '../repos/apt/repository.service.ts';
 import { registerRepositoryServing } from '../repos/apt/serve.routes.ts';
@@ -16,6 +18,11 @@ import type { LogFollowers } from '../scheduler/log-followers.ts';
 import type { SchedulerDeps } from '../scheduler/scheduler.ts';
 import { registerTaskRoutes } from '../scheduler/task.routes.ts';
 import { registerWorkerRoutes } from '../scheduler/worker.routes.ts';
+import { registerTriggerRoutes } from '../triggers/trigger.routes.ts';
+import type { TriggerDeps } from '../triggers/trigger.service.ts';
+import { registerWebRoutes } from '../web/web.routes.ts';
+import { registerWorkflowRoutes } from '../workflows/workflow.routes.ts';
+import type { WorkflowDeps } from '../workflows/workflow.service.ts';
 import { registerWorkspaceRoutes } from '../workspaces/workspace.routes.ts';
 import { installErrorHandlers } from './error-handler.ts';
 import type { App } from './types.ts';
@@ -30,6 +37,9 @@ export interface AppDeps {
   readonly scheduler: SchedulerDeps;
   readonly logFollowers: LogFollowers;
   readonly repositories: RepositoryDeps;
+  readonly triggers: TriggerDeps;
+  readonly webhooks: WebhookDeps;
+  readonly workflows: WorkflowDeps;
 }
 
 /** Builds the HTTP application: every route, with authentication and error mapping. */
@@ -97,5 +107,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   registerWorkerRoutes(app, deps.scheduler);
   registerRepositoryRoutes(app, deps.repositories);
   registerRepositoryServing(app, deps.repositories);
+  registerTriggerRoutes(app, deps.triggers);
+  registerWebhookRoutes(app, deps.webhooks);
+  registerWorkflowRoutes(app, deps.workflows);
+  await registerWebRoutes(app, {
+    scheduler: deps.scheduler,
+    logFollowers: deps.logFollowers,
+    artifacts: { db: deps.db, store: deps.store, maxFileSize: deps.maxFileSize },
+    repositories: deps.repositories,
+    workflows: deps.workflows,
+  });
   return app;
 }

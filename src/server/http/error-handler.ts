@@ -30,6 +30,11 @@ const statusOf: Readonly<Record<ErrorCode, number>> = {
   stale_attempt: 409,
   task_not_running: 409,
   worker_disabled: 403,
+  invalid_signature: 401,
+  replayed_delivery: 409,
+  stale_delivery: 409,
+  unknown_workflow: 400,
+  invalid_workflow_parameters: 400,
   internal: 500,
 };
 
