@@ -15,8 +15,8 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildImage, defaultMirror, listImages, pickImage } from '../src/worker/debian/images.ts';
 import { makeDebianFixture } from '../test/helpers/debian-fixture.ts';
-import { spawnChild, type Child } from './support/child.ts';
 import { startKilnServer, type KilnServer } from './support/kiln-server.ts';
+import { startKilnWorker } from './support/kiln-worker.ts';
 import { rawBinaryBuild, type RawTimes } from './support/raw-debian-build.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -87,9 +87,8 @@ async function main(): Promise<void> {
   const enrolment = (await kiln.call('POST', '/api/v1/workers/enrolment-tokens', {})) as {
     token: string;
   };
-  const worker = startWorker(kiln, enrolment.token, join(work, 'worker'), imageDir);
+  const worker = await startKilnWorker(kiln, enrolment.token, join(work, 'worker'), imageDir);
   cleanup.defer(() => worker.stop('SIGTERM', 10_000));
-  await waitForEnrolment(worker);
   progress(`kiln serve at ${kiln.url}, one kiln worker`);
 
   const repo = await makeDebianFixture(join(work, 'hello-kiln'));
@@ -139,41 +138,6 @@ async function main(): Promise<void> {
     }
   }
   printReport(kilnRuns, rawRuns);
-}
-
-function startWorker(kiln: KilnServer, token: string, workDir: string, imageDir: string): Child {
-  return spawnChild(
-    join(repoRoot, 'node_modules/.bin/node'),
-    [
-      '--disable-warning=ExperimentalWarning',
-      'src/main.ts',
-      'worker',
-      '--server',
-      kiln.url,
-      '--token',
-      token,
-      '--name',
-      'bench-worker',
-      '--work-dir',
-      workDir,
-      '--image-dir',
-      imageDir,
-    ],
-    { cwd: repoRoot },
-  );
-}
-
-async function waitForEnrolment(worker: Child): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (/enrolled as/.test(worker.outputTail())) {
-      return;
-    }
-    const ended = await Promise.race([worker.exited, sleep(100).then(() => undefined)]);
-    if (ended !== undefined) {
-      throw new Error(`kiln worker ended (${ended}):\n${worker.outputTail()}`);
-    }
-  }
-  throw new Error(`kiln worker did not enrol within 60 s:\n${worker.outputTail()}`);
 }
 
 /** Submits a task and polls it every 50 ms until it completes; fails unless it succeeded. */

@@ -1,8 +1,16 @@
 /**
  * `npm run bench:files`: a 1 GiB artifact file uploaded to and downloaded from
  * kiln over loopback, beside the same transfers with nginx (WebDAV PUT, and a
- * static GET with sendfile), and the kiln server's peak memory. It prints the
- * medians against the targets and exits 0 whenever it could measure.
+ * static GET with sendfile), and the kiln server's memory: on PostgreSQL (the
+ * production setup, where the transfers are measured), then on its embedded
+ * PGlite (one upload and one download). It prints the medians against the
+ * targets and exits 0 whenever it could measure.
+ *
+ *   node bench/file-transfer.ts [--database URL]
+ *
+ * --database names a PostgreSQL server (default postgres://root@127.0.0.1:5432/test,
+ * or KILN_BENCH_DATABASE_URL); the bench creates and drops a database of its
+ * own there (kiln_bench_files).
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomFill } from 'node:crypto';
@@ -10,12 +18,19 @@ import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
+import { createScratchDatabase } from './scheduler/postgres.ts';
 import { curlGet, curlPut, type Transfer } from './support/curl.ts';
 import { startKilnServer, type KilnServer } from './support/kiln-server.ts';
 import { startNginx, type NginxServer } from './support/nginx-server.ts';
 import { readCpuSeconds, readMemory, resetPeakMemory } from './support/proc.ts';
-import { printReport, type Comparison, type Results, type Sample } from './support/report.ts';
+import {
+  printReport,
+  type Comparison,
+  type MemoryFigures,
+  type Results,
+  type Sample,
+} from './support/report.ts';
 import { describeError, formatLoad, progress } from './support/console.ts';
 
 const fileSize = 1024 ** 3;
@@ -41,7 +56,12 @@ async function main(): Promise<void> {
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    printReport(await measure(controller.signal), { fileSize, repetitions });
+    const { values } = parseArgs({ options: { database: { type: 'string' } }, strict: true });
+    const serverUrl =
+      values.database ??
+      process.env['KILN_BENCH_DATABASE_URL'] ??
+      'postgres://root@127.0.0.1:5432/test';
+    printReport(await measure(serverUrl, controller.signal), { fileSize, repetitions });
   } catch (error) {
     process.stderr.write(`bench:files failed: ${describeError(error)}\n`);
     process.exitCode = controller.signal.aborted ? 130 : 1;
@@ -52,7 +72,7 @@ async function main(): Promise<void> {
 }
 
 /** Runs every transfer; the servers and the temporary files go away on return or error. */
-async function measure(signal: AbortSignal): Promise<Results> {
+async function measure(serverUrl: string, signal: AbortSignal): Promise<Results> {
   await using cleanup = new AsyncDisposableStack();
   const work = await mkdtemp(join(tmpdir(), 'kiln-bench-'));
   cleanup.defer(async () => {
@@ -63,25 +83,56 @@ async function measure(signal: AbortSignal): Promise<Results> {
   progress(`writing ${fileSize} random bytes to ${work}/${fileName}`);
   const source = join(work, fileName);
   const sha256 = await writeRandomFile(source, fileSize, signal);
-
-  const kiln = cleanup.use(await startKilnServer(repoRoot, join(work, 'kiln')));
-  progress(`kiln serve listening at ${kiln.url} (pid ${kiln.pid})`);
   const nginx = cleanup.use(await startNginx(join(work, 'nginx')));
   progress(`nginx listening at ${nginx.url} (worker pid ${nginx.workerPid})`);
-  await kiln.call('POST', '/api/v1/workspaces', { name: 'bench' });
 
-  const atStart = await readMemory(kiln.pid);
-  const peakReset = await resetPeakMemory(kiln.pid);
-  progress(`kiln idle: RSS ${megabytes(atStart.current)}, peak so far ${megabytes(atStart.peak)}`);
-  const bench: Bench = { kiln, nginx, work, source, sha256, signal };
-  const { upload, artifactId } = await measureUploads(bench);
-  const download = await measureDownloads(bench, artifactId);
-  const atEnd = await readMemory(kiln.pid);
-  progress(`kiln at the end: RSS ${megabytes(atEnd.current)}, peak ${megabytes(atEnd.peak)}`);
+  const database = cleanup.use(await createScratchDatabase(serverUrl, 'kiln_bench_files'));
+  const measured = await withKiln(join(work, 'kiln-postgres'), database.url, async (kiln) => {
+    const bench: Bench = { kiln, nginx, work, source, sha256, signal };
+    const { upload, artifactId } = await measureUploads(bench, repetitions);
+    return { upload, download: await measureDownloads(bench, artifactId, repetitions) };
+  });
+  const pglite = await withKiln(join(work, 'kiln-pglite'), undefined, async (kiln) => {
+    const bench: Bench = { kiln, nginx, work, source, sha256, signal };
+    const { artifactId } = await measureUploads(bench, 1);
+    await measureDownloads(bench, artifactId, 1);
+  });
   progress(`load average ${formatLoad()}`);
   return {
-    upload,
-    download,
+    upload: measured.result.upload,
+    download: measured.result.download,
+    memory: { postgres: measured.memory, pglite: pglite.memory },
+  };
+}
+
+/**
+ * Starts kiln on a fresh data directory (on PostgreSQL at `databaseUrl`, or
+ * PGlite), runs `transfers` and stops it; returns their result and kiln's
+ * memory throughout.
+ */
+async function withKiln<T>(
+  dataDir: string,
+  databaseUrl: string | undefined,
+  transfers: (kiln: KilnServer) => Promise<T>,
+): Promise<{ result: T; memory: MemoryFigures }> {
+  const on = databaseUrl === undefined ? 'PGlite' : 'PostgreSQL';
+  await using kiln = await startKilnServer(repoRoot, dataDir, {
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
+  });
+  progress(`kiln serve on ${on} listening at ${kiln.url} (pid ${kiln.pid})`);
+  await kiln.call('POST', '/api/v1/workspaces', { name: 'bench' });
+  const atStart = await readMemory(kiln.pid);
+  const peakReset = await resetPeakMemory(kiln.pid);
+  progress(
+    `kiln on ${on} idle: RSS ${megabytes(atStart.current)}, peak so far ${megabytes(atStart.peak)}`,
+  );
+  const result = await transfers(kiln);
+  const atEnd = await readMemory(kiln.pid);
+  progress(
+    `kiln on ${on} at the end: RSS ${megabytes(atEnd.current)}, peak ${megabytes(atEnd.peak)}`,
+  );
+  return {
+    result,
     memory: {
       startPeak: atStart.peak,
       idle: atStart.current,
@@ -96,14 +147,17 @@ async function measure(signal: AbortSignal): Promise<Results> {
  * does not have, then to nginx, each time to a path that does not exist.
  * Returns the last artifact, for the downloads.
  */
-async function measureUploads(bench: Bench): Promise<{ upload: Comparison; artifactId: number }> {
+async function measureUploads(
+  bench: Bench,
+  runs: number,
+): Promise<{ upload: Comparison; artifactId: number }> {
   const { kiln, nginx, signal } = bench;
   const samples: Comparison = { kiln: [], nginx: [] };
   const response = join(bench.work, 'response.json');
   const nginxFile = join(nginx.root, fileName);
   const octets = { 'content-type': 'application/octet-stream' };
   let artifactId = 0;
-  for (let run = 1; run <= repetitions; run += 1) {
+  for (let run = 1; run <= runs; run += 1) {
     if (artifactId !== 0) {
       await removeContent(kiln, artifactId);
     }
@@ -111,7 +165,7 @@ async function measureUploads(bench: Bench): Promise<{ upload: Comparison; artif
     const url = `${kiln.url}/api/v1/artifacts/${artifactId}/files/${fileName}`;
     const headers = { authorization: `Bearer ${kiln.token}`, ...octets };
     samples.kiln.push(
-      await timed(kiln.pid, `kiln upload ${run}/${repetitions}`, async () => {
+      await timed(kiln.pid, `kiln upload ${run}/${runs}`, async () => {
         const put = await curlPut(bench.source, { url, headers, output: response, signal });
         await checkUploaded(response);
         return put;
@@ -120,7 +174,7 @@ async function measureUploads(bench: Bench): Promise<{ upload: Comparison; artif
 
     await rm(nginxFile, { force: true });
     samples.nginx.push(
-      await timed(nginx.workerPid, `nginx upload ${run}/${repetitions}`, async () => {
+      await timed(nginx.workerPid, `nginx upload ${run}/${runs}`, async () => {
         const put = await curlPut(bench.source, {
           url: `${nginx.url}/${fileName}`,
           headers: octets,
@@ -137,14 +191,18 @@ async function measureUploads(bench: Bench): Promise<{ upload: Comparison; artif
   return { upload: samples, artifactId };
 }
 
-/** Downloads the last upload from each, to /dev/null. */
-async function measureDownloads(bench: Bench, artifactId: number): Promise<Comparison> {
+/** Downloads the last upload from each, to /dev/null, `runs` times. */
+async function measureDownloads(
+  bench: Bench,
+  artifactId: number,
+  runs: number,
+): Promise<Comparison> {
   const { kiln, nginx, signal } = bench;
   const samples: Comparison = { kiln: [], nginx: [] };
   const kilnUrl = `${kiln.url}/api/v1/artifacts/${artifactId}/files/${fileName}`;
-  for (let run = 1; run <= repetitions; run += 1) {
+  for (let run = 1; run <= runs; run += 1) {
     samples.kiln.push(
-      await timed(kiln.pid, `kiln download ${run}/${repetitions}`, () =>
+      await timed(kiln.pid, `kiln download ${run}/${runs}`, () =>
         curlGet({
           url: kilnUrl,
           headers: { authorization: `Bearer ${kiln.token}` },
@@ -154,7 +212,7 @@ async function measureDownloads(bench: Bench, artifactId: number): Promise<Compa
       ),
     );
     samples.nginx.push(
-      await timed(nginx.workerPid, `nginx download ${run}/${repetitions}`, () =>
+      await timed(nginx.workerPid, `nginx download ${run}/${runs}`, () =>
         curlGet({ url: `${nginx.url}/${fileName}`, output: '/dev/null', signal }),
       ),
     );

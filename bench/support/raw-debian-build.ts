@@ -1,5 +1,6 @@
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { quietDocsCommand } from '../../src/worker/debian/quiet-docs.ts';
 import { createSandbox, type SandboxRunOptions } from '../../src/worker/debian/sandbox.ts';
 
 /** One raw build's steps, in seconds. */
@@ -27,6 +28,8 @@ export async function rawBinaryBuild(options: {
   readonly dscName: string;
   readonly work: string;
   readonly signal: AbortSignal;
+  /** A directory to copy the built .debs into (made if missing). */
+  readonly keep?: string;
 }): Promise<RawTimes> {
   const work = await mkdtemp(join(options.work, 'raw-'));
   try {
@@ -69,6 +72,7 @@ export async function rawBinaryBuild(options: {
         ['dpkg-source', '--no-check', '-x', `/build/source/${options.dscName}`, '/build/pkg'],
         { network: false, asRoot: true },
       );
+      await run([...quietDocsCommand], { network: false, asRoot: true });
       const dependencies = await run(
         ['apt-get', 'build-dep', '-y', '--no-install-recommends', '--arch-only', '/build/pkg'],
         { network: true, asRoot: true },
@@ -77,6 +81,14 @@ export async function rawBinaryBuild(options: {
         network: false,
         asRoot: false,
       });
+      if (options.keep !== undefined) {
+        await mkdir(options.keep, { recursive: true });
+        for (const file of await readdir(buildDir)) {
+          if (file.endsWith('.deb')) {
+            await cp(join(buildDir, file), join(options.keep, file));
+          }
+        }
+      }
       await sandbox.destroy();
       const cleanup = lap();
       return {
