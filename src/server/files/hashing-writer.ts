@@ -1,6 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { KilnError } from '../../protocol/errors.ts';
+import { noteReceived } from '../garbage.ts';
 import { startInlineSha256, type Sha256Job, type Sha256Pool } from './sha256-pool.ts';
 
 /** What was written: the content's size and sha256. */
@@ -121,6 +122,7 @@ function consume(
     // What `take` still does with the last chunk: the source may end meanwhile.
     let taking: Promise<void> | undefined;
     const onData = (chunk: Buffer) => {
+      noteReceived(chunk.length);
       try {
         taking = take(chunk);
       } catch (error) {

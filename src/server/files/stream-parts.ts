@@ -1,4 +1,5 @@
 import { KilnError } from '../../protocol/errors.ts';
+import { noteReceived } from '../garbage.ts';
 
 /**
  * Reads `source` as consecutive parts of the given sizes (a batch upload: the
@@ -27,6 +28,7 @@ export async function readParts(
       return undefined;
     }
     received += next.value.length;
+    noteReceived(next.value.length);
     return next.value;
   };
   async function* part(size: number): AsyncGenerator<Buffer> {
