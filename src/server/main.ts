@@ -1,4 +1,3 @@
-import { collectStartupGarbage } from './garbage.ts';
 import { mkdir } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
@@ -327,7 +326,6 @@ export async function main(args: readonly string[]): Promise<void> {
     }
     throw error;
   });
-  collectStartupGarbage();
   if (server.adminToken !== undefined) {
     process.stderr.write(
       `First start: user "admin" created. Its token (shown once):\n  ${server.adminToken}\n`,
