@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,8 +36,7 @@ describe('createFsFileStore', () => {
   let root: string;
   let store: FileStore;
   const staged = () => readdir(join(root, 'staging'));
-  const blobPath = (digest: string) =>
-    join(root, 'blobs', digest.slice(0, 2), digest.slice(2, 4), digest);
+  const blobPath = (digest: string) => join(root, 'blobs', digest.slice(0, 2), digest);
 
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'kiln-store-test-'));
@@ -154,11 +153,7 @@ describe('createFsFileStore', () => {
     }
     const digest = sha256(content);
     const tree = await readdir(join(root, 'blobs'), { recursive: true });
-    assert.deepEqual(tree.sort(), [
-      digest.slice(0, 2),
-      join(digest.slice(0, 2), digest.slice(2, 4)),
-      join(digest.slice(0, 2), digest.slice(2, 4), digest),
-    ]);
+    assert.deepEqual(tree.sort(), [digest.slice(0, 2), join(digest.slice(0, 2), digest)]);
     assert.ok((await readAll(await store.openRead(digest))).equals(content));
     assert.deepEqual(await staged(), []);
   });
@@ -172,5 +167,33 @@ describe('createFsFileStore', () => {
     await utimes(abandoned, twoDaysAgo, twoDaysAgo);
     await createFsFileStore(root);
     assert.deepEqual(await staged(), ['fresh']);
+  });
+  it('moves the blobs of the two-level layout up one level when opened', async () => {
+    const contents = [randomBytes(100), randomBytes(200), randomBytes(300)];
+    const digests = contents.map(sha256);
+    const oldPath = (digest: string) => join(root, 'blobs', digest.slice(0, 2), digest.slice(2, 4));
+    // The first two as the earlier layout kept them; the third already moved.
+    for (const [index, content] of contents.entries()) {
+      const digest = sha256(content);
+      const dir = index < 2 ? oldPath(digest) : join(root, 'blobs', digest.slice(0, 2));
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, digest), content);
+    }
+    const reopened = await createFsFileStore(root);
+    for (const [index, content] of contents.entries()) {
+      const digest = sha256(content);
+      assert.ok((await reopened.read(digest)).equals(content));
+      assert.ok((await readFile(blobPath(digest))).equals(content));
+      if (index < 2) {
+        await assert.rejects(stat(oldPath(digest)), { code: 'ENOENT' });
+      }
+    }
+    const tree = await readdir(join(root, 'blobs'), { recursive: true });
+    assert.deepEqual(
+      tree.sort(),
+      [...new Set(digests.map((d) => d.slice(0, 2)))]
+        .concat(digests.map((d) => join(d.slice(0, 2), d)))
+        .sort(),
+    );
   });
 });

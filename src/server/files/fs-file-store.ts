@@ -10,7 +10,7 @@ import {
   renameSync,
   writeSync,
 } from 'node:fs';
-import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -29,9 +29,14 @@ import { createSha256Pool, type Sha256Pool } from './sha256-pool.ts';
 const readChunkBytes = 1024 * 1024;
 
 /**
- * A file store in a local directory: `blobs/ab/cd/<sha256>` for content and
+ * A file store in a local directory: `blobs/ab/<sha256>` for content and
  * `staging/` for uploads in progress, on the same file system so that a commit
- * is one atomic rename.
+ * is one atomic rename. One level of 256 directories, as git keeps its loose
+ * objects: a second level (`blobs/ab/cd/`, which kiln used before, and which
+ * `migrateTwoLevelBlobs` undoes) makes nearly every new small file make a new
+ * directory too, which cost ten times the renaming of a 20,000-package import
+ * here; 256 directories hold tens of millions of files before a lookup in one
+ * slows.
  */
 export async function createFsFileStore(root: string): Promise<FileStore> {
   const staging = join(root, 'staging');
@@ -39,8 +44,9 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
   await mkdir(staging, { recursive: true });
   await mkdir(blobs, { recursive: true });
   await removeStaleStagedFiles(staging);
+  await migrateTwoLevelBlobs(blobs);
 
-  const blobDir = (sha256: string) => join(blobs, sha256.slice(0, 2), sha256.slice(2, 4));
+  const blobDir = (sha256: string) => join(blobs, sha256.slice(0, 2));
   const blobPath = (sha256: string) => join(blobDir(sha256), sha256);
   // Blob directories are never removed: each is made once per process, not once per commit.
   const madeDirs = new Set<string>();
@@ -148,6 +154,47 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
       await rm(blobPath(sha256), { force: true });
     },
   };
+}
+
+const fanOutName = /^[0-9a-f]{2}$/;
+
+/**
+ * Moves the blobs of the earlier layout, `blobs/ab/cd/<sha256>`, to
+ * `blobs/ab/<sha256>`, and removes the emptied directories. Each move is a
+ * rename within the store, so a start that stops midway leaves every blob in
+ * one of the two places, and the next start finishes the work; another server
+ * migrating the same store at once only finds less to move.
+ */
+async function migrateTwoLevelBlobs(blobs: string): Promise<void> {
+  for (const top of await readdir(blobs, { withFileTypes: true })) {
+    if (!top.isDirectory() || !fanOutName.test(top.name)) {
+      continue;
+    }
+    const dir = join(blobs, top.name);
+    for (const second of await readdir(dir, { withFileTypes: true })) {
+      if (!second.isDirectory() || !fanOutName.test(second.name)) {
+        continue;
+      }
+      const old = join(dir, second.name);
+      for (const name of await readdir(old).catch(ignoreMissing)) {
+        await rename(join(old, name), join(dir, name)).catch(ignoreMissing);
+      }
+      await rmdir(old).catch((error: unknown) => {
+        // Another server migrating at once removed it, or put one more blob in it.
+        if (!['ENOENT', 'ENOTEMPTY'].includes((error as NodeJS.ErrnoException).code ?? '')) {
+          throw error;
+        }
+      });
+    }
+  }
+}
+
+/** Passes over a file or directory someone else moved or removed meanwhile. */
+function ignoreMissing(error: unknown): never[] {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+    return [];
+  }
+  throw error;
 }
 
 // Staged files left by a crash are never committed. Another server may share
