@@ -15,7 +15,6 @@ import {
   serverOptionsHelp,
   type ServerConfig,
 } from './server/config.ts';
-import { collectStartupGarbage } from './server/garbage.ts';
 import { startServer, stopOnSignals, type RunningServer } from './server/main.ts';
 import { createLocalEnrolmentToken } from './server/scheduler/worker.service.ts';
 
@@ -63,7 +62,6 @@ export async function main(args: readonly string[]): Promise<void> {
     throw error;
   });
   local.worker = await startLocalWorker(server, config);
-  collectStartupGarbage();
 
   say(`kiln is up at ${server.url}`);
   say(
