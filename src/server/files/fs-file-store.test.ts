@@ -169,6 +169,8 @@ describe('createFsFileStore', () => {
     assert.deepEqual(await staged(), ['fresh']);
   });
   it('moves the blobs of the two-level layout up one level when opened', async () => {
+    // A store as kiln kept it before: no `one-level` mark.
+    await rm(join(root, 'one-level'));
     const contents = [randomBytes(100), randomBytes(200), randomBytes(300)];
     const digests = contents.map(sha256);
     const oldPath = (digest: string) => join(root, 'blobs', digest.slice(0, 2), digest.slice(2, 4));
@@ -195,5 +197,15 @@ describe('createFsFileStore', () => {
         .concat(digests.map((d) => join(d.slice(0, 2), d)))
         .sort(),
     );
+  });
+  it('looks for two-level blobs no more once a store is marked one-level', async () => {
+    const content = randomBytes(100);
+    const digest = sha256(content);
+    const oldDir = join(root, 'blobs', digest.slice(0, 2), digest.slice(2, 4));
+    await mkdir(oldDir, { recursive: true });
+    await writeFile(join(oldDir, digest), content);
+    await createFsFileStore(root);
+    assert.ok((await readFile(join(oldDir, digest))).equals(content));
+    await assert.rejects(stat(blobPath(digest)), { code: 'ENOENT' });
   });
 });

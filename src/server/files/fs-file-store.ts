@@ -10,7 +10,18 @@ import {
   renameSync,
   writeSync,
 } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import {
+  access,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -44,7 +55,7 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
   await mkdir(staging, { recursive: true });
   await mkdir(blobs, { recursive: true });
   await removeStaleStagedFiles(staging);
-  await migrateTwoLevelBlobs(blobs);
+  await migrateTwoLevelBlobs(root, blobs);
 
   const blobDir = (sha256: string) => join(blobs, sha256.slice(0, 2));
   const blobPath = (sha256: string) => join(blobDir(sha256), sha256);
@@ -163,9 +174,19 @@ const fanOutName = /^[0-9a-f]{2}$/;
  * `blobs/ab/<sha256>`, and removes the emptied directories. Each move is a
  * rename within the store, so a start that stops midway leaves every blob in
  * one of the two places, and the next start finishes the work; another server
- * migrating the same store at once only finds less to move.
+ * migrating the same store at once only finds less to move. The file
+ * `one-level` at the store's root says it is done, so that later starts do
+ * not list every blob again.
  */
-async function migrateTwoLevelBlobs(blobs: string): Promise<void> {
+async function migrateTwoLevelBlobs(root: string, blobs: string): Promise<void> {
+  const done = join(root, 'one-level');
+  const migrated = await access(done).then(
+    () => true,
+    () => false,
+  );
+  if (migrated) {
+    return;
+  }
   for (const top of await readdir(blobs, { withFileTypes: true })) {
     if (!top.isDirectory() || !fanOutName.test(top.name)) {
       continue;
@@ -187,6 +208,7 @@ async function migrateTwoLevelBlobs(blobs: string): Promise<void> {
       });
     }
   }
+  await writeFile(done, 'blobs/ab/<sha256>\n');
 }
 
 /** Passes over a file or directory someone else moved or removed meanwhile. */
