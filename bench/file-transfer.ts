@@ -23,7 +23,7 @@ import { createScratchDatabase } from './scheduler/postgres.ts';
 import { curlGet, curlPut, type Transfer } from './support/curl.ts';
 import { startKilnServer, type KilnServer } from './support/kiln-server.ts';
 import { startNginx, type NginxServer } from './support/nginx-server.ts';
-import { readCpuSeconds, readMemory, resetPeakMemory } from './support/proc.ts';
+import { readChildPids, readCpuSeconds, readMemory, resetPeakMemory } from './support/proc.ts';
 import {
   printReport,
   type Comparison,
@@ -126,8 +126,11 @@ async function withKiln<T>(
   progress(
     `kiln on ${on} idle: RSS ${megabytes(atStart.current)}, peak so far ${megabytes(atStart.peak)}`,
   );
+  const databasePid = await findDatabaseProcess(kiln.pid);
+  const databaseAtStart = databasePid === undefined ? undefined : await readMemory(databasePid);
   const result = await transfers(kiln);
   const atEnd = await readMemory(kiln.pid);
+  const databaseAtEnd = databasePid === undefined ? undefined : await readMemory(databasePid);
   progress(
     `kiln on ${on} at the end: RSS ${megabytes(atEnd.current)}, peak ${megabytes(atEnd.peak)}`,
   );
@@ -138,8 +141,23 @@ async function withKiln<T>(
       idle: atStart.current,
       transferPeak: peakReset ? atEnd.peak : undefined,
       peak: Math.max(atStart.peak, atEnd.peak),
+      database:
+        databaseAtStart === undefined || databaseAtEnd === undefined
+          ? undefined
+          : { idle: databaseAtStart.current, peak: databaseAtEnd.peak },
     },
   };
+}
+
+/** The kiln server's child that holds its embedded database (PGlite), if it has one. */
+async function findDatabaseProcess(kilnPid: number): Promise<number | undefined> {
+  for (const pid of await readChildPids(kilnPid)) {
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (command.includes('pglite-process-child')) {
+      return pid;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -53,6 +53,8 @@ export async function main(args: readonly string[]): Promise<void> {
   // The signal handler is in place from the start; the worker joins it once running.
   const local: { worker?: ChildProcess } = {};
   stopOnSignals(started, () => local.worker?.kill('SIGTERM'));
+  // Nor does it outlive a server that stops on its own (its database process died).
+  process.once('exit', () => local.worker?.kill('SIGTERM'));
   const server = await started.catch((error: unknown) => {
     if (error instanceof ConfigError) {
       // Start-up stopped half-way (the database may be open): leave now.

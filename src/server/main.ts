@@ -7,7 +7,6 @@ import { bootstrapAdmin } from './auth/auth.service.ts';
 import { ConfigError, parseServerConfig, serverOptionsHelp, type ServerConfig } from './config.ts';
 import { openDatabase, type DatabaseLocation, type OpenDatabase } from './db/connect.ts';
 import { migrateDatabase } from './db/migrate.ts';
-import { preparePgliteApart } from './db/pglite-apart.ts';
 import { upkeepTables } from './db/upkeep.ts';
 import { createFsFileStore } from './files/fs-file-store.ts';
 import { createSecretBox } from './auth/secret-box.ts';
@@ -100,14 +99,17 @@ export async function startServer(
   await probeAddress(config);
   await mkdir(config.dataDir, { recursive: true });
   const location = databaseLocation(config);
-  // PGlite is created and migrated in a child process: see preparePgliteApart.
-  const appliedApart =
-    options.database === undefined && location.kind === 'pglite'
-      ? await preparePgliteApart(location.dataDir)
-      : [];
-  const database = options.database ?? (await openDatabase(location));
+  const database =
+    options.database ??
+    (await openDatabase(location, {
+      // The embedded database's process is gone: nothing can be served any more.
+      onExit: (error) => {
+        logger.fatal({ err: error }, 'database lost');
+        process.exit(1);
+      },
+    }));
   try {
-    const applied = [...appliedApart, ...(await migrateDatabase(database))];
+    const applied = await migrateDatabase(database);
     if (applied.length > 0) {
       logger.info({ migrations: applied }, 'database migrated');
     }

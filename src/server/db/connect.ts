@@ -1,6 +1,7 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { startPgliteProcess } from './pglite-process.ts';
 import { createPreparingPool } from './prepared-statements.ts';
 import type { Database } from './schema.ts';
 
@@ -25,6 +26,8 @@ export interface ScriptSession {
 export interface OpenDatabase {
   readonly db: Db;
   readonly kind: 'postgres' | 'pglite';
+  /** The database's own process, when kiln started one (PGlite from a data directory). */
+  readonly processId?: number;
   /**
    * Subscribes to a `NOTIFY` channel; returns the unsubscribe function. On
    * PostgreSQL one dedicated connection listens, and reconnects if it drops.
@@ -43,10 +46,15 @@ function int8AsNumber(): pg.TypeOverrides {
   return types;
 }
 
-/** Opens the database at `location`; it does not migrate it. */
+/**
+ * Opens the database at `location`; it does not migrate it. A PGlite data
+ * directory is opened in a child process (see pglite-process.ts), whose
+ * unexpected end is reported to `onExit`; a PGlite instance is used in this
+ * process.
+ */
 export async function openDatabase(
   location: DatabaseLocation,
-  options: { readonly poolSize?: number } = {},
+  options: { readonly poolSize?: number; readonly onExit?: (error: Error) => void } = {},
 ): Promise<OpenDatabase> {
   if (location.kind === 'postgres') {
     const pool = new pg.Pool({
@@ -88,11 +96,14 @@ export async function openDatabase(
   const pglite =
     location.kind === 'pglite-instance'
       ? location.pglite
-      : await PGlite.create({ dataDir: location.dataDir });
+      : await startPgliteProcess(location.dataDir, {
+          ...(options.onExit === undefined ? {} : { onExit: options.onExit }),
+        });
   const db = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
   return {
     db,
     kind: 'pglite',
+    ...('pid' in pglite ? { processId: pglite.pid } : {}),
     listen: async (channel, handler) => pglite.listen(channel, handler),
     withScriptSession: (fn) =>
       fn({
