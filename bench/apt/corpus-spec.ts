@@ -20,21 +20,24 @@ export interface PackageSpec {
 
 export interface CorpusSpec {
   readonly packages: readonly PackageSpec[];
-  /** One more package, not in `packages`, for the +1 publication. */
-  readonly extra: PackageSpec;
+  /** More packages, not in `packages`, each added on its own: the +1 publications. */
+  readonly extras: readonly PackageSpec[];
 }
 
 /**
  * Bumped whenever the generator (here or in deb-archive.ts) writes different
  * bytes, so that a corpus written by an older one is not reused.
  */
-export const generatorVersion = 1;
+export const generatorVersion = 2;
 
 const syllables = [
   'al', 'bar', 'cor', 'dex', 'el', 'fin', 'gal', 'hex', 'io', 'jet', 'kor', 'lum', 'mox', 'nor',
   'ox', 'pix', 'qua', 'ray', 'sol', 'tor', 'ul', 'vex', 'wim', 'xen', 'yar', 'zed',
 ]; // prettier-ignore
 const suffixes = ['', '', '', '+dfsg', '~rc1', '+git20240611', '+ds'];
+
+/** +1 publications measured, one after the other: the figure is their median. */
+export const addOneSamples = 3;
 
 /** The corpus of `count` packages: 80 % amd64, 10 % arm64, 10 % all, names all distinct. */
 export function describeCorpus(count: number): CorpusSpec {
@@ -43,11 +46,18 @@ export function describeCorpus(count: number): CorpusSpec {
   for (let index = 0; index < count; index += 1) {
     packages.push(describePackage(index, packages, random));
   }
-  const extra = withFile(
-    { name: 'kiln-bench-extra', version: '1.0-1', architecture: 'amd64', depends: '' },
-    'extra',
+  const extras = Array.from({ length: addOneSamples }, (_, index) =>
+    withFile(
+      {
+        name: `kiln-bench-extra${index + 1}`,
+        version: '1.0-1',
+        architecture: 'amd64' as const,
+        depends: '',
+      },
+      'extra',
+    ),
   );
-  return { packages, extra };
+  return { packages, extras };
 }
 
 function describePackage(

@@ -92,7 +92,7 @@ async function isComplete(dir: string, count: number): Promise<boolean> {
  * thread pool's round trips would cost more than the writes.
  */
 function writeDebs(dir: string, spec: CorpusSpec, onProgress: CorpusProgress): void {
-  const all = [...spec.packages, spec.extra];
+  const all = [...spec.packages, ...spec.extras];
   const folders = new Set<string>();
   const step = Math.max(1000, Math.floor(all.length / 10));
   all.forEach((pkg, index) => {
@@ -157,7 +157,7 @@ async function runCommand(): Promise<void> {
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   process.stdout.write(
-    `${reused ? 'reused' : 'wrote'} ${corpus.count} .debs and 1 extra in ${corpus.dir} (${seconds} s)\n`,
+    `${reused ? 'reused' : 'wrote'} ${corpus.count} .debs and ${corpus.extras.length} extra in ${corpus.dir} (${seconds} s)\n`,
   );
 }
 

@@ -1,3 +1,4 @@
+import { addOneSamples } from './corpus-spec.ts';
 import { stepLabels, type StepName, type StepOutcome, type ToolRun } from './run-tool.ts';
 
 const stepNames: readonly StepName[] = ['full', 'addOne', 'republish'];
@@ -34,7 +35,8 @@ export function printSizeReport(results: SizeResults): void {
     `APT repository publishing: ${count} packages (80 % amd64, 10 % arm64, 10 % all) into one`,
     'suite and component, signed, gz indices. Wall seconds, each step capped at ' +
       `${results.stepTimeoutSeconds} s;`,
-    'peak RSS of the largest process of a step, the highest of the three (MB = 10^6 bytes)',
+    `+1: the median of ${addOneSamples} packages added one after the other. Peak RSS of the largest`,
+    'process of a step, the highest of the steps (MB = 10^6 bytes)',
     '',
     columns
       .map(([name, width], i) => (i === 0 ? name.padEnd(width) : name.padStart(width)))
@@ -147,6 +149,10 @@ function notes(results: SizeResults): string[] {
         );
       } else if (outcome.kind === 'failed') {
         lines.push(`    ${stepLabels[step]} failed: ${excerpt(outcome.message)}`);
+      } else if (outcome.kind === 'measured' && outcome.samples !== undefined) {
+        lines.push(
+          `    ${stepLabels[step]}: median of ${outcome.samples.map((x) => x.toFixed(2)).join(', ')} s`,
+        );
       }
     }
     for (const { step, problem } of run.checks) {
