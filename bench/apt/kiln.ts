@@ -7,6 +7,7 @@ import { createClient, type Client } from '../../src/client/client.ts';
 import { describeLocalFile, uploadMissing, type LocalFile } from '../../src/client/transfer.ts';
 import type { Artifact } from '../../src/protocol/artifacts.schema.ts';
 import type { Task } from '../../src/protocol/tasks.schema.ts';
+import { progress } from '../support/console.ts';
 import { startKilnServer, type KilnServer } from '../support/kiln-server.ts';
 import { readMemory, resetPeakMemory } from '../support/proc.ts';
 import type { AptSource, RepoTool, StepUsage, ToolWork } from './tool.ts';
@@ -44,6 +45,8 @@ export function createKiln(): RepoTool {
     }
     return { server, client, work };
   };
+  /** Where the time of the last full ingest went, for the progress lines. */
+  const phases: [string, number][] = [];
   const repoPath = `/api/v1/workspaces/${workspace}/repositories/${repository}`;
 
   /** Runs `step`, and the server's peak RSS while it ran. */
@@ -57,6 +60,7 @@ export function createKiln(): RepoTool {
   /** Declares the files as artifacts and uploads their content; returns the artifact ids. */
   const upload = async (debs: readonly string[], signal: AbortSignal): Promise<number[]> => {
     const { client: api } = ready();
+    const started = performance.now();
     const local: LocalFile[] = [];
     for (let i = 0; i < debs.length; i += 64) {
       local.push(
@@ -67,6 +71,7 @@ export function createKiln(): RepoTool {
         )),
       );
     }
+    const hashed = performance.now();
     const ids: number[] = [];
     const uploads: (() => Promise<unknown>)[] = [];
     for (let i = 0; i < local.length; i += filesPerArtifact) {
@@ -84,7 +89,13 @@ export function createKiln(): RepoTool {
       ids.push(artifact.id);
       uploads.push(() => uploadMissing(api, artifact.id, artifact.files, batch));
     }
+    const declared = performance.now();
     await inParallel(uploads, uploadConcurrency, signal);
+    phases.push(
+      ['hash', hashed - started],
+      ['declare', declared - hashed],
+      ['upload', performance.now() - declared],
+    );
     return ids;
   };
 
@@ -144,8 +155,14 @@ export function createKiln(): RepoTool {
     },
     fullPublish: (debs, signal) =>
       measured(async () => {
+        phases.length = 0;
         const artifacts = await upload(debs, signal);
+        const included = performance.now();
         await operate('include', { suite: ready().work.layout.suite, artifacts });
+        phases.push(['include + publish', performance.now() - included]);
+        progress(
+          `kiln: full ingest by phase: ${phases.map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s`).join(', ')}`,
+        );
       }),
     addOne: (deb, signal) =>
       measured(async () => {
