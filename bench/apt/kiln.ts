@@ -166,8 +166,14 @@ export function createKiln(): RepoTool {
       }),
     addOne: (deb, signal) =>
       measured(async () => {
+        phases.length = 0;
         const artifacts = await upload([deb], signal);
+        const included = performance.now();
         await operate('include', { suite: ready().work.layout.suite, artifacts });
+        phases.push(['include + publish', performance.now() - included]);
+        progress(
+          `kiln: +1 by phase: ${phases.map(([name, ms]) => `${name} ${ms.toFixed(1)} ms`).join(', ')}`,
+        );
       }),
     republish: () =>
       measured(async () => {

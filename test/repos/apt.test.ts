@@ -4,6 +4,7 @@
  * from the served repository with `signed-by` and a private APT_CONFIG.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +126,37 @@ forEachDatabase((backend) => {
       assert.match(text, /^Valid-Until: /m);
       assert.match(text, /^SHA256:$/m);
       assert.match(text, / main\/binary-arm64\/Packages\.gz$/m);
+      // Every index with its SHA256 and SHA512, each true of the file, which
+      // is served under both by-hash paths (apt fetches by the strongest).
+      const listed = releaseHashes(text);
+      assert.deepEqual([...listed.SHA512.keys()].sort(), [...listed.SHA256.keys()].sort());
+      assert.ok(listed.SHA512.size >= 6, `${listed.SHA512.size} files listed`);
+      for (const [path, { digest, size }] of listed.SHA512) {
+        const file = await bob.get(`/repos/pub/main/dists/bookworm/${path}`);
+        expectStatus(file, 200);
+        assert.equal(file.raw.length, size, path);
+        assert.equal(createHash('sha512').update(file.raw).digest('hex'), digest, path);
+        assert.equal(
+          createHash('sha256').update(file.raw).digest('hex'),
+          listed.SHA256.get(path)?.digest,
+          path,
+        );
+        const dir = path.slice(0, path.lastIndexOf('/'));
+        for (const [name, hash] of [
+          ['SHA512', digest],
+          ['SHA256', listed.SHA256.get(path)?.digest ?? ''],
+        ] as const) {
+          const hashed = await bob.get(
+            `/repos/pub/main/dists/bookworm/${dir}/by-hash/${name}/${hash}`,
+          );
+          expectStatus(hashed, 200);
+          assert.ok(hashed.raw.equals(file.raw), `${path} by ${name}`);
+        }
+      }
+      const wrongLength = await bob.get(
+        `/repos/pub/main/dists/bookworm/main/binary-amd64/by-hash/SHA512/${'a'.repeat(64)}`,
+      );
+      expectStatus(wrongLength, 404);
       assert.doesNotMatch(text, / dists\//, 'Release lists paths relative to the suite');
       assert.deepEqual(await packageLines(alice, 'pub', 'main'), [
         'bookworm hello 1.0-1 arm64',
@@ -203,6 +235,13 @@ forEachDatabase((backend) => {
         await mkdir(join(exported, file.path, '..'), { recursive: true });
         await writeFile(join(exported, file.path), served.raw);
       }
+      assert.ok(
+        (tree.body.items as { path: string }[]).some((f) => f.path.includes('/by-hash/SHA512/')),
+      );
+      // As exported, it is a repository apt reads (by SHA512, the strongest hash listed).
+      const intact = await aptFor({ uri: `file:${exported}`, architectures: ['amd64'], key });
+      await intact.update();
+      assert.equal(await intact.candidate('signed'), '1');
       const served = await alice.get('/repos/pub/signed/dists/bookworm/InRelease');
       const inRelease = served.raw.toString('utf8');
       assert.match(inRelease, /^Codename: bookworm$/m);
@@ -421,3 +460,23 @@ forEachDatabase((backend) => {
     });
   });
 });
+
+/** The files a Release lists under SHA256: and SHA512:, by path. */
+function releaseHashes(release: string) {
+  const sections = {
+    SHA256: new Map<string, { digest: string; size: number }>(),
+    SHA512: new Map<string, { digest: string; size: number }>(),
+  };
+  let current: Map<string, { digest: string; size: number }> | undefined;
+  for (const line of release.split('\n')) {
+    if (line === 'SHA256:' || line === 'SHA512:') {
+      current = sections[line.slice(0, -1) as 'SHA256' | 'SHA512'];
+    } else if (line.startsWith(' ') && current !== undefined) {
+      const [digest = '', size = '', path = ''] = line.trim().split(/\s+/);
+      current.set(path, { digest, size: Number(size) });
+    } else {
+      current = undefined;
+    }
+  }
+  return sections;
+}

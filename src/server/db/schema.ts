@@ -311,6 +311,8 @@ export interface AptPublicationFilesTable {
   publication_id: number;
   path: string;
   sha256: string;
+  /** Null for files of publications made before SHA512 was listed. */
+  sha512: string | null;
   size: number;
   parts: string[] | null;
 }

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { Db } from '../../db/connect.ts';
 import type { FileStore, StagedFile } from '../../files/file-store.ts';
-import type { HashState, IndexHashCache } from './index-hashes.ts';
+import { updateHashState, type HashState, type IndexHashCache } from './index-hashes.ts';
 import { ensureIndices, listChunks, listChunkStanzas } from './package.repository.ts';
 import type { IndexFile } from './release.ts';
 import type { SuiteRow } from './repository.repository.ts';
@@ -14,7 +15,7 @@ export interface IndexBuilderDeps {
 /** A published file as the previous publication recorded it, by path under dists/. */
 export type PreviousFiles = ReadonlyMap<
   string,
-  { sha256: string; size: number; parts: readonly string[] | null }
+  { sha256: string; sha512: string | null; size: number; parts: readonly string[] | null }
 >;
 
 /** A rebuilt chunk: its new content, or undefined when it has no entries left. */
@@ -44,6 +45,7 @@ interface IndexRef {
 }
 
 const emptyGzip = gzipSync(Buffer.alloc(0));
+const emptyGzipSha512 = createHash('sha512').update(emptyGzip).digest('hex');
 
 /**
  * The index files of a suite, changing nothing: rebuilds the chunks its
@@ -180,13 +182,14 @@ async function buildIndex(
   if (textParts.length === 0) {
     // No entries: an empty file, and an empty .gz stored whole (no parts).
     const plain = { path: index.path, ...(await describe(deps, [], fresh)) };
-    if (before.gz !== undefined && before.gz.parts === null && before.plain?.size === 0) {
-      const { sha256, size } = before.gz;
-      result.files.push(plain, { path: gzPath, sha256, size, parts: null });
-      return;
-    }
     const gz = await stage(emptyGzip);
-    result.files.push(plain, { path: gzPath, sha256: gz.sha256, size: gz.size, parts: null });
+    result.files.push(plain, {
+      path: gzPath,
+      sha256: gz.sha256,
+      sha512: emptyGzipSha512,
+      size: gz.size,
+      parts: null,
+    });
     return;
   }
   for (const [path, parts, was] of [
@@ -195,8 +198,8 @@ async function buildIndex(
   ] as const) {
     // gzip allows concatenated members (RFC 1952 §2.2): the .gz is the chunks' members in order.
     result.files.push(
-      sameParts(was?.parts, parts) && was !== undefined
-        ? { path, sha256: was.sha256, size: was.size, parts }
+      sameParts(was?.parts, parts) && was !== undefined && was.sha512 !== null
+        ? { path, sha256: was.sha256, sha512: was.sha512, size: was.size, parts }
         : { path, ...(await describe(deps, parts, fresh)) },
     );
   }
@@ -210,7 +213,7 @@ function sameParts(before: readonly string[] | null | undefined, now: readonly s
 const readAhead = 16;
 
 /**
- * The sha256 and size of parts concatenated, going on from the longest
+ * The sha256, sha512 and size of parts concatenated, going on from the longest
  * prefix whose hash state is cached; remembers the states before the last
  * part and after it (what the next append needs).
  */
@@ -218,7 +221,7 @@ async function describe(
   deps: IndexBuilderDeps,
   parts: readonly string[],
   fresh: ReadonlyMap<string, Buffer>,
-): Promise<{ sha256: string; size: number; parts: readonly string[] }> {
+): Promise<{ sha256: string; sha512: string; size: number; parts: readonly string[] }> {
   const found = deps.indexHashes.find(parts, parts.length);
   let state: HashState = found.state;
   const read = async (sha256: string) => fresh.get(sha256) ?? deps.store.read(sha256);
@@ -229,11 +232,16 @@ async function describe(
       if (i + j === parts.length - 1) {
         deps.indexHashes.remember(parts.slice(0, -1), state);
       }
-      state = { hash: state.hash.update(content), size: state.size + content.length };
+      state = updateHashState(state, content);
     }
   }
   if (parts.length > 0) {
     deps.indexHashes.remember(parts, state);
   }
-  return { sha256: state.hash.digest('hex'), size: state.size, parts };
+  return {
+    sha256: state.sha256.digest('hex'),
+    sha512: state.sha512.digest('hex'),
+    size: state.size,
+    parts,
+  };
 }

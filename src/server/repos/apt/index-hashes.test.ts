@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createIndexHashCache, type HashState } from './index-hashes.ts';
+import { createIndexHashCache, updateHashState, type HashState } from './index-hashes.ts';
 
 const content = (part: string) => Buffer.from(`stanzas of ${part}\n`);
 const sha256 = (parts: readonly string[]) =>
@@ -18,10 +18,17 @@ function hashWith(cache: ReturnType<typeof createIndexHashCache>, parts: readonl
       cache.remember(parts.slice(0, -1), state);
     }
     const bytes = content(parts[i] ?? '');
-    state = { hash: state.hash.update(bytes), size: state.size + bytes.length };
+    state = updateHashState(state, bytes);
   }
   cache.remember(parts, state);
-  return { from: found.length, sha256: state.hash.digest('hex') };
+  const sha512 = state.sha512.digest('hex');
+  assert.equal(
+    sha512,
+    createHash('sha512')
+      .update(Buffer.concat(parts.map(content)))
+      .digest('hex'),
+  );
+  return { from: found.length, sha256: state.sha256.digest('hex') };
 }
 
 describe('index hash cache', () => {

@@ -92,7 +92,8 @@ async function record(
         const content = Buffer.from(text, 'utf8');
         const file = await deps.store.stage(content, { maxSize: content.length, deferSync: true });
         releaseFiles.push(file);
-        files.push({ path: `${base}/${name}`, sha256: file.sha256, size: file.size });
+        // Not listed in a Release file: no SHA512 is asked of them.
+        files.push({ path: `${base}/${name}`, sha256: file.sha256, sha512: null, size: file.size });
       }
     }
     return await deps.db.transaction().execute(async (db) => {
@@ -243,7 +244,7 @@ async function publicationFiles(
   }
   const rows = await db
     .selectFrom('apt_publication_files')
-    .select(['path', 'sha256', 'size', 'parts'])
+    .select(['path', 'sha256', 'sha512', 'size', 'parts'])
     .where('publication_id', '=', publication.id)
     .execute();
   return new Map(rows.map((r) => [r.path, r]));
@@ -256,6 +257,7 @@ function indexFilesOf(files: PreviousFiles, base: string): IndexFile[] {
     .map(([path, f]) => ({
       path: path.slice(base.length + 1),
       sha256: f.sha256,
+      sha512: f.sha512,
       size: f.size,
       parts: f.parts,
     }));
@@ -267,7 +269,7 @@ async function previousFiles(db: Db, repository: RepositoryRow): Promise<Previou
   }
   const rows = await db
     .selectFrom('apt_publication_files')
-    .select(['path', 'sha256', 'size', 'parts'])
+    .select(['path', 'sha256', 'sha512', 'size', 'parts'])
     .where('publication_id', '=', repository.current_publication_id)
     .execute();
   return new Map(rows.map((r) => [r.path, r]));
@@ -296,6 +298,7 @@ async function recordPublication(
         publication_id: publication.id,
         path: f.path,
         sha256: f.sha256,
+        sha512: f.sha512,
         size: f.size,
         parts: f.parts === undefined || f.parts === null ? null : [...f.parts],
       })),

@@ -5,6 +5,8 @@ export interface IndexFile {
   /** Relative to dists/<codename>/. */
   readonly path: string;
   readonly sha256: string;
+  /** Null only for a file of a publication made before SHA512 was listed. */
+  readonly sha512: string | null;
   readonly size: number;
   /** The stored pieces the file is the concatenation of (an index, of its chunks); absent: stored whole. */
   readonly parts?: readonly string[] | null;
@@ -19,14 +21,14 @@ export function releaseDate(date: Date): string {
  * A suite's Release file (https://wiki.debian.org/DebianRepository/Format):
  * its identity, dates, `Acquire-By-Hash: yes` (clients fetch indices by their
  * hash, so a publication switching under them never mixes two), and the SHA256
- * of every index file.
+ * and SHA512 of every index file.
  *
- * SHA256 alone, on purpose. apt (since 1.1) trusts a file only through a hash
- * it deems strong, and SHA256 is the one every apt in use has; MD5Sum, which
- * Debian's archive still lists beside it, is one apt no longer trusts, and
- * SHA512 adds no check that a SHA256 match lacks. Each hash listed is a hash
- * kept up to date over every index on every publication: a second one would
- * double the work of a +1 for nothing a client needs.
+ * SHA256 is the hash every apt in use trusts (apt 1.1 and later trust none
+ * weaker; MD5Sum, which Debian's archive still lists, is not listed). SHA512
+ * is listed too, and apt, which fetches by the strongest hash listed, then
+ * asks for by-hash/SHA512/ paths, which the server resolves as it does
+ * SHA256 ones. Both are kept up to date from the last unchanged part of an
+ * index (see index-hashes.ts), so a +1 hashes a chunk or two with each.
  *
  * Indices are published as Packages and Packages.gz, not .xz: an index is
  * its chunks (each compressed once, 256 stanzas), and xz -6 makes such a
@@ -40,6 +42,8 @@ export function releaseText(
   files: readonly IndexFile[],
   now: Date,
 ): string {
+  const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
+  const withSha512 = sorted.filter((f) => f.sha512 !== null);
   const lines = [
     ...(repository.origin === '' ? [] : [`Origin: ${repository.origin}`]),
     ...(repository.label === '' ? [] : [`Label: ${repository.label}`]),
@@ -54,9 +58,9 @@ export function releaseText(
     `Components: ${suite.components.join(' ')}`,
     ...(repository.description === '' ? [] : [`Description: ${repository.description}`]),
     'SHA256:',
-    ...[...files]
-      .sort((a, b) => a.path.localeCompare(b.path))
-      .map((f) => ` ${f.sha256} ${String(f.size).padStart(16)} ${f.path}`),
+    ...sorted.map((f) => ` ${f.sha256} ${String(f.size).padStart(16)} ${f.path}`),
+    ...(withSha512.length === 0 ? [] : ['SHA512:']),
+    ...withSha512.map((f) => ` ${f.sha512} ${String(f.size).padStart(16)} ${f.path}`),
   ];
   return `${lines.join('\n')}\n`;
 }

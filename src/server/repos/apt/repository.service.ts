@@ -286,7 +286,7 @@ export async function listPublications(
 
 /**
  * Every file of the served tree (for `kiln repo export`): the current
- * publication's dists/ files, each index also under its by-hash path, those of
+ * publication's dists/ files, each index also under its by-hash paths, those of
  * the previous publication by hash (clients mid-update), and the pool.
  */
 export async function listTree(
@@ -307,16 +307,21 @@ export async function listTree(
   for (const publication of publications) {
     const rows = await deps.db
       .selectFrom('apt_publication_files')
-      .select(['path', 'sha256', 'size'])
+      .select(['path', 'sha256', 'sha512', 'size'])
       .where('publication_id', '=', publication.id)
       .execute();
-    for (const row of rows) {
+    for (const { sha512, ...row } of rows) {
       if (publication.id === repository.current_publication_id) {
         files.set(row.path, row);
       }
       if (!/\/(In)?Release(\.gpg)?$/.test(row.path)) {
-        const hashed = `${row.path.slice(0, row.path.lastIndexOf('/'))}/by-hash/SHA256/${row.sha256}`;
-        files.set(hashed, { ...row, path: hashed });
+        const dir = `${row.path.slice(0, row.path.lastIndexOf('/'))}/by-hash`;
+        for (const hashed of [
+          `${dir}/SHA256/${row.sha256}`,
+          ...(sha512 === null ? [] : [`${dir}/SHA512/${sha512}`]),
+        ]) {
+          files.set(hashed, { ...row, path: hashed });
+        }
       }
     }
   }

@@ -12,7 +12,8 @@ import {
   type RepositoryDeps,
 } from './repository.service.ts';
 
-const byHash = /^(dists\/.+)\/by-hash\/SHA256\/([0-9a-f]{64})$/;
+/** `dists/.../by-hash/SHA256/<64 hex>` or `.../SHA512/<128 hex>` (what the Release lists). */
+const byHash = /^(dists\/.+)\/by-hash\/(?:SHA256\/([0-9a-f]{64})|SHA512\/([0-9a-f]{128}))$/;
 
 /** How long a client may reuse each kind of file (by-hash files never change). */
 function cacheControl(path: string, isPrivate: boolean): string {
@@ -30,16 +31,20 @@ async function findPublicationFile(
   path: string,
 ) {
   const hashed = byHash.exec(path);
-  if (hashed?.[1] !== undefined && hashed[2] !== undefined) {
+  if (hashed?.[1] !== undefined) {
     // By hash: from any publication still kept, so a client that read an
     // earlier InRelease finds the indices it names (apt's Acquire-By-Hash).
     const dir = `${hashed[1]}/`;
+    const [column, digest] =
+      hashed[2] === undefined
+        ? (['f.sha512', hashed[3]] as const)
+        : (['f.sha256', hashed[2]] as const);
     return db
       .selectFrom('apt_publication_files as f')
       .innerJoin('apt_publications as p', 'p.id', 'f.publication_id')
       .select(['f.sha256', 'f.size', 'f.parts'])
       .where('p.repository_id', '=', repositoryId)
-      .where('f.sha256', '=', hashed[2])
+      .where(column, '=', digest ?? '')
       .where('f.path', 'like', `${dir.replace(/[\\%_]/g, '\\$&')}%`)
       .limit(1)
       .executeTakeFirst();
