@@ -109,6 +109,24 @@ forEachDatabase((backend) => {
     assert.deepEqual(outcomes(done), [[1, 'success']]);
   });
 
+  it("a task its worker does not say it runs (the claim's answer was lost) loses its lease", async () => {
+    const task = await submitTask(cast.alice, workspace);
+    const worker = await enrolWorker(server, uniqueName('forgetful'));
+    const claimed = await worker.claimOrFail(1);
+    assert.equal(claimed.id, task.id);
+    // The worker beats on, running nothing: its answer never reached it.
+    let requeued: Parameters<typeof outcomes>[0] | undefined;
+    for (let beats = 0; requeued === undefined; beats += 1) {
+      assert.ok(beats < 50, `still ${(await getTask(cast.alice, task.id)).state} after 20 s`);
+      const beat = await worker.heartbeat({ running: [] });
+      assert.deepEqual(beat.cancel, []);
+      await sleep(400);
+      const seen = await getTask(cast.alice, task.id);
+      requeued = seen.state === 'pending' ? seen : undefined;
+    }
+    assert.deepEqual(outcomes(requeued), [[1, 'lease expired']]);
+  });
+
   it('a lease that runs out on a task asked to cancel ends it cancelled', async () => {
     const task = await submitTask(cast.alice, workspace);
     const worker = await enrolWorker(server, uniqueName('gone'));

@@ -87,14 +87,30 @@ export async function recordHeartbeat(
     .execute();
 }
 
-/** Extends the leases of the worker's running tasks. */
-export async function extendLeases(db: Db, workerId: number, leaseSeconds: number): Promise<void> {
-  await db
+/**
+ * Extends the leases of the worker's running tasks: those of `attempts`, when
+ * the worker says what it runs, or all of them.
+ */
+export async function extendLeases(
+  db: Db,
+  workerId: number,
+  leaseSeconds: number,
+  attempts?: readonly { readonly task: number; readonly attempt: number }[],
+): Promise<void> {
+  if (attempts?.length === 0) {
+    return;
+  }
+  let update = db
     .updateTable('tasks')
     .set({ lease_expires_at: sql<Date>`now() + make_interval(secs => ${leaseSeconds})` })
     .where('worker_id', '=', workerId)
-    .where('state', '=', 'running')
-    .execute();
+    .where('state', '=', 'running');
+  if (attempts !== undefined) {
+    update = update.where((eb) =>
+      eb.or(attempts.map((a) => eb.and([eb('id', '=', a.task), eb('attempt', '=', a.attempt)]))),
+    );
+  }
+  await update.execute();
 }
 
 /** The worker's running tasks: id, attempt and whether cancel was asked. */

@@ -179,7 +179,9 @@ export async function heartbeat(
 ): Promise<HeartbeatResponse> {
   const worker = requireWorker(actor);
   await recordHeartbeat(deps.db, worker.workerId, dynamic);
-  await extendLeases(deps.db, worker.workerId, deps.leaseSeconds);
+  // Only what the worker says it runs: a task whose claim's answer was lost
+  // (the server crashed as it went out) is not, and its lease runs out.
+  await extendLeases(deps.db, worker.workerId, deps.leaseSeconds, dynamic.running);
   const running = await listRunningTasksOf(deps.db, worker.workerId);
   const cancel = new Set(running.filter((t) => t.cancel_requested).map((t) => t.id));
   for (const reported of dynamic.running ?? []) {
