@@ -25,9 +25,11 @@ await describeDebian('Debian builds that fail', () => {
   }
 
   it('a compiler error fails the build: result failure, the saved build log has the error', async () => {
-    const task = await buildFixture('broken-kiln', {
-      program: 'int main(void) { return undeclared_kiln_symbol; }\n',
-    });
+    const task = await farm.logSaved(
+      await buildFixture('broken-kiln', {
+        program: 'int main(void) { return undeclared_kiln_symbol; }\n',
+      }),
+    );
     await expectResult(farm, task, 'failure');
     assert.equal(task.reason, 'build');
     assert.match(task.message ?? '', /dpkg-buildpackage failed/);

@@ -24,6 +24,11 @@ export interface DebianFarm {
   submitBinary(source: { task: number } | { artifact: number }, host: string): Promise<Task>;
   /** Waits until the task has ended; builds may take minutes. */
   finished(task: Task): Promise<Task>;
+  /**
+   * Waits until an ended task's log is saved as an artifact: the server saves
+   * it just after recording the end, so a poll may see the end first.
+   */
+  logSaved(task: Task): Promise<Task>;
   artifact(id: number): Promise<Artifact>;
   /** Downloads an artifact's file into `<scratch>/<artifact id>/`; returns its path. */
   download(artifact: number, path: string): Promise<string>;
@@ -80,6 +85,11 @@ export async function startDebianFarm(name: string): Promise<DebianFarm> {
       },
       finished: (task) =>
         waitForTask(admin, task.id, 'over', isOver, { timeoutMs: 900_000, intervalMs: 500 }),
+      logSaved: (task) =>
+        waitForTask(admin, task.id, 'log saved', (t) => isOver(t) && t.log_artifact !== null, {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+        }),
       artifact: (id) => admin.json<Artifact>('GET', `/api/v1/artifacts/${id}`),
       async download(artifact, path) {
         await mkdir(join(root, String(artifact)), { recursive: true });
