@@ -4,6 +4,8 @@
  * has none, and answers the server's requests over the IPC channel until told
  * to close or until the server goes away.
  */
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Reply, Request } from './pglite-process.ts';
 
@@ -13,6 +15,8 @@ if (dataDir === undefined || process.send === undefined) {
   process.exit(2);
 }
 
+const lockPath = `${dataDir}.lock`;
+await takeLock(lockPath);
 const pglite = await PGlite.create({ dataDir });
 const send = (reply: Reply): void => {
   process.send?.(reply);
@@ -40,8 +44,51 @@ function close(): Promise<void> {
     if (!pglite.closed) {
       await pglite.close();
     }
+    await rm(lockPath, { force: true });
   })();
   return closing;
+}
+
+/**
+ * Makes this process the only one with the database open: PGlite takes no
+ * lock of its own, and a server restarted at once after being killed would
+ * otherwise open it while the previous child is still writing it back. Waits
+ * for a live holder to finish (up to a minute); a holder that is gone (killed
+ * itself) left its lock behind, which is taken over.
+ */
+async function takeLock(path: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw error;
+      }
+    }
+    const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (!isAlive(holder)) {
+      await rm(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the database in ${dataDir} is held by process ${holder} (${path})`);
+    }
+    await sleep(100);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) {
+    return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The fields of a PostgreSQL error (code, constraint, detail...) survive the trip. */

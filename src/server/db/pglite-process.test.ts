@@ -113,6 +113,22 @@ describe('PGlite in a process of its own', () => {
     assert.deepEqual(lost, [], 'a clean close is not reported as a loss');
   });
 
+  it('opens a data directory only once the process holding it has closed it', async () => {
+    let second: OpenDatabase | undefined;
+    const opening = openDatabase({ kind: 'pglite', dataDir: join(dir, 'db') }).then((opened) => {
+      second = opened;
+      return opened;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(second, undefined, 'it waits while the first holds the database');
+    await database.close();
+    database = await opening;
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from t`.execute(
+      database.db,
+    );
+    assert.equal(rows[0]?.n, 2);
+  });
+
   it('fails every query with a clear error once the process is gone', async () => {
     const gone: Error[] = [];
     const other = await openDatabase(
