@@ -57,6 +57,8 @@ export interface StartOptions {
   readonly database?: OpenDatabase;
   /** The task types this server knows (default: the built-in ones). */
   readonly taskTypes?: readonly TaskType[];
+  /** .debs an APT include reads and adds at a time (tests make it small). */
+  readonly aptIncludeSlice?: number;
 }
 
 /** Runs `work` every `intervalMs`, one run at a time, until stopped. */
@@ -139,7 +141,13 @@ export async function startServer(
       store,
       registry: createTaskTypeRegistry([
         ...(options.taskTypes ?? builtinTaskTypes),
-        ...createAptTaskTypes({ db: database.db, store, signer, indexHashes }),
+        ...createAptTaskTypes({
+          db: database.db,
+          store,
+          signer,
+          indexHashes,
+          includeSlice: options.aptIncludeSlice,
+        }),
       ]),
       wakeups,
       leaseSeconds: config.leaseTimeout,

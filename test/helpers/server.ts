@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseServerConfig } from '../../src/server/config.ts';
-import { startServer, type RunningServer } from '../../src/server/main.ts';
+import { startServer, type RunningServer, type StartOptions } from '../../src/server/main.ts';
 import type { TestBackend } from './databases.ts';
 
 export interface TestServer extends RunningServer {
@@ -15,6 +15,7 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(
   backend: TestBackend,
   settings: Record<string, string> = {},
+  options: Pick<StartOptions, 'aptIncludeSlice'> = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'kiln-test-'));
   const config = parseServerConfig(
@@ -30,6 +31,7 @@ export async function startTestServer(
   const server = await startServer(config, {
     database: await backend.open(),
     logger: pino({ level: process.env['KILN_TEST_LOG'] ?? 'silent' }),
+    ...options,
   });
   if (server.adminToken === undefined) {
     throw new Error('a fresh database must create the admin');

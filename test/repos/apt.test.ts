@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -33,7 +33,9 @@ forEachDatabase((backend) => {
   let clients = 0;
 
   before(async () => {
-    server = await startTestServer(backend);
+    // Includes read and add .debs two at a time: every include of several
+    // packages here goes through the slicing a large one does.
+    server = await startTestServer(backend, {}, { aptIncludeSlice: 2 });
     aliceToken = await createUserWithToken(server, 'alice');
     alice = apiAs(server, aliceToken);
     bob = apiAs(server, await createUserWithToken(server, 'bob'));
@@ -45,6 +47,11 @@ forEachDatabase((backend) => {
     await server.close();
     await rm(work, { recursive: true, force: true });
   });
+
+  const copyTo = async (from: string, to: string) => {
+    await copyFile(from, to);
+    return to;
+  };
 
   const createRepository = async (workspace: string, name: string, architectures: string[]) => {
     const created = await alice.post(`/api/v1/workspaces/${workspace}/repositories`, {
@@ -324,6 +331,16 @@ forEachDatabase((backend) => {
             notADeb,
           ]),
           /not a Debian binary package/,
+        ],
+        [
+          'a slice of good packages added before a bad one is read',
+          await uploadDebs(alice, 'pub', [
+            await buildDeb(debs, { name: 'aa', version: '1', architecture: 'amd64' }),
+            await buildDeb(debs, { name: 'ab', version: '1', architecture: 'amd64' }),
+            await buildDeb(debs, { name: 'ac', version: '1', architecture: 'amd64' }),
+            await copyTo(notADeb, join(debs, 'zz_1.0_amd64.deb')),
+          ]),
+          /zz_1\.0_amd64\.deb.*not a Debian binary package/,
         ],
       ];
       for (const [what, artifact, message] of cases) {

@@ -1,4 +1,6 @@
 import { basename } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
+import { sql } from 'kysely';
 import {
   poolDirectory,
   packagesStanza,
@@ -60,7 +62,21 @@ export interface IncludeResult {
 /** .debs read at once: reads from the store overlap, and parsing waits on none of them. */
 const readConcurrency = 8;
 
-/** `read` of each item, `concurrency` at a time, in the items' order. */
+/**
+ * .debs read, then added, at a time: the database adds one slice while the
+ * next is read, so that a large include costs about the longer of the two
+ * rather than their sum.
+ */
+export const includeSlice = 5000;
+
+/**
+ * How long reading holds the thread before it yields, so that the answers to
+ * the slice being added are taken in and its next statement sent (reading a
+ * slice takes a few hundred milliseconds).
+ */
+const readTurnMs = 4;
+
+/** `read` of each item, `concurrency` at a time, in the items' order, yielding now and then. */
 async function mapConcurrently<T, R>(
   items: readonly T[],
   concurrency: number,
@@ -68,10 +84,15 @@ async function mapConcurrently<T, R>(
 ): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
+  let turnStarted = performance.now();
   const lane = async () => {
     while (next < items.length) {
       const index = next++;
       results[index] = await read(items[index] as T);
+      if (performance.now() - turnStarted > readTurnMs) {
+        await setImmediate();
+        turnStarted = performance.now();
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
@@ -79,25 +100,27 @@ async function mapConcurrently<T, R>(
 }
 
 /**
- * Reads the packages in artifacts: every .deb/.udeb as a binary (its control
- * data read once, here), every .dsc with the files it names as a source.
- * Refuses a malformed .deb or .dsc with a clear error.
+ * Adds the packages in artifacts to a suite, within the transaction `db`:
+ * every .deb/.udeb as a binary (its control data read once, here), every .dsc
+ * with the files it names as a source (see `addPackages`). The .debs are read
+ * a slice at a time, each slice added while the next is read. Refuses a
+ * malformed .deb or .dsc with a clear error, which leaves the transaction to
+ * roll back whatever slices were added.
  */
-export async function readPackages(
+export async function ingestPackages(
   store: FileStore,
+  db: Db,
+  target: { repository: RepositoryRow; suite: SuiteRow; component: string; force: boolean },
   artifacts: readonly IngestArtifact[],
-  suite: SuiteRow,
-  component: string,
-): Promise<{ binaries: Binary[]; sources: Source[] }> {
+  sliceSize = includeSlice,
+): Promise<IncludeResult> {
+  const { repository, suite, component, force } = target;
   const debs = artifacts.flatMap((artifact) =>
     artifact.files
       .filter((f) => f.path.endsWith('.deb') || f.path.endsWith('.udeb'))
       .map((file) => ({ artifactId: artifact.id, file })),
   );
-  const binaries = await mapConcurrently(debs, readConcurrency, ({ artifactId, file }) =>
-    readBinary(store, artifactId, file, suite, component),
-  );
-  const sources: Source[] = [];
+  let sources: Source[] = [];
   for (const artifact of artifacts) {
     for (const file of artifact.files) {
       if (file.path.endsWith('.dsc')) {
@@ -105,10 +128,41 @@ export async function readPackages(
       }
     }
   }
-  if (binaries.length === 0 && sources.length === 0) {
+  if (debs.length === 0 && sources.length === 0) {
     throw new KilnError('bad_request', 'the artifacts hold no .deb, .udeb or .dsc file');
   }
-  return { binaries, sources };
+  // Each slice's lookups planned for its own values: the plan PostgreSQL
+  // keeps after five runs of a statement (§PREPARE) was made for a guessed
+  // number of values and a suite as small as it was, and walked the whole
+  // suite for each value once the suite had grown (20,000 .debs: a second
+  // a slice, from the sixth).
+  await sql`set local plan_cache_mode = force_custom_plan`.execute(db);
+  const result: IncludeResult = { added: [], replaced: [] };
+  let adding: Promise<void> | undefined;
+  try {
+    for (let start = 0; start === 0 || start < debs.length; start += sliceSize) {
+      const binaries = await mapConcurrently(
+        debs.slice(start, start + sliceSize),
+        readConcurrency,
+        ({ artifactId, file }) => readBinary(store, artifactId, file, suite, component),
+      );
+      await adding;
+      const packages = { binaries, sources };
+      sources = [];
+      adding = addPackages(db, repository, suite, component, packages, force).then((added) => {
+        result.added.push(...added.added);
+        result.replaced.push(...added.replaced);
+      });
+      // Awaited before the next slice is added, or below; handled meanwhile.
+      adding.catch(() => undefined);
+    }
+    await adding;
+  } catch (error) {
+    // The transaction rolls back after the statements in flight.
+    await adding?.catch(() => undefined);
+    throw error;
+  }
+  return result;
 }
 
 async function readBinary(

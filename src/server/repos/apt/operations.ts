@@ -2,7 +2,7 @@ import { KilnError } from '../../../protocol/errors.ts';
 import type { CopyBody, IncludeBody, RemoveBody } from '../../../protocol/repos.schema.ts';
 import { listArtifactFiles } from '../../artifacts/artifact.repository.ts';
 import type { Db } from '../../db/connect.ts';
-import { addPackages, readPackages, type IncludeResult, type IngestArtifact } from './ingest.ts';
+import { ingestPackages, type IncludeResult, type IngestArtifact } from './ingest.ts';
 import {
   addIndexEntries,
   deleteBinaries,
@@ -69,11 +69,17 @@ export async function includeArtifacts(
     }
     artifacts.push({ id: row.id, type: row.type, files });
   }
-  const packages = await readPackages(deps.store, artifacts, suite, component);
+  const force = request.force === true;
   return deps.db
     .transaction()
     .execute((db) =>
-      addPackages(db, repository, suite, component, packages, request.force === true),
+      ingestPackages(
+        deps.store,
+        db,
+        { repository, suite, component, force },
+        artifacts,
+        deps.includeSlice,
+      ),
     );
 }
 

@@ -21,6 +21,8 @@ export interface PublisherDeps {
   readonly signer: Signer;
   /** One per server process, shared by everything that publishes there. */
   readonly indexHashes: IndexHashCache;
+  /** .debs an include reads and adds at a time (`includeSlice`; tests make it small). */
+  readonly includeSlice?: number | undefined;
 }
 
 export interface PublishResult {
