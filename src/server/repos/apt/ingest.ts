@@ -140,6 +140,7 @@ export async function ingestPackages(
   const result: IncludeResult = { added: [], replaced: [] };
   let adding: Promise<void> | undefined;
   try {
+    // Once at least: the sources are added with the first slice, which is empty without .debs.
     for (let start = 0; start === 0 || start < debs.length; start += sliceSize) {
       const binaries = await mapConcurrently(
         debs.slice(start, start + sliceSize),

@@ -6,11 +6,12 @@ import { columnNames, unnestRows, type UnnestColumn } from '../../db/unnest.ts';
 const lookupSlice = 10_000;
 
 /**
- * `(select unnest($1::text[]) as column) as wanted`: values to look up, joined rather
- * than listed in `column in ($1, $2, ...)`. A list of parameters is compared
- * one by one with each row the plan reaches, and a plan made while a table
- * was small (a first large include into an empty suite) reaches every row:
- * 20,000 .debs took 0.4 s a slice of 2,000 to find; a join hashes them.
+ * `(select unnest($1::text[]) as column) as wanted`: values to look up as one
+ * array parameter, joined, rather than a list `column in ($1, $2, ...)` bound
+ * and compared one by one. Planned for each run (the include transaction sets
+ * `plan_cache_mode`), PostgreSQL knows how many values there are and hashes
+ * them or walks the index; a plan kept after five runs walked the whole suite
+ * for each value (see `ingestPackages`).
  */
 function unnestTexts<C extends string>(values: readonly string[], column: C) {
   return sql<Record<C, string>>`(select unnest(${values}::text[]) as ${sql.ref(column)})`.as(
