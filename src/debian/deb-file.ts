@@ -45,19 +45,32 @@ export interface DebFile {
   readonly sha512: string;
 }
 
+/** What a .deb says of itself, without the file's size and digests. */
+export type DebControl = Omit<DebFile, keyof Digests>;
+
 /** Reads a .deb held in memory. Throws `DebFileError` naming what is wrong with it. */
 export async function parseDeb(bytes: Uint8Array): Promise<DebFile> {
-  const layout = locateDebMembers(bytes, bytes.length);
-  if (typeof layout === 'number') {
-    throw new Error('unreachable: a whole file is never too short to locate its members');
-  }
-  return describeDeb(bytes, layout, {
+  return {
+    ...(await parseDebControl(bytes)),
     size: bytes.length,
     md5: hash('md5', bytes, 'hex'),
     sha1: hash('sha1', bytes, 'hex'),
     sha256: hash('sha256', bytes, 'hex'),
     sha512: hash('sha512', bytes, 'hex'),
-  });
+  };
+}
+
+/**
+ * Reads the control data of a .deb held in memory, for a caller that has the
+ * digests it needs already (a content-addressed store knows the sha256).
+ * Throws `DebFileError` naming what is wrong with the package.
+ */
+export async function parseDebControl(bytes: Uint8Array): Promise<DebControl> {
+  const layout = locateDebMembers(bytes, bytes.length);
+  if (typeof layout === 'number') {
+    throw new Error('unreachable: a whole file is never too short to locate its members');
+  }
+  return describeDeb(bytes, layout);
 }
 
 /** Files up to this size `readDebFile` reads whole, with one read; larger ones it streams. */
@@ -94,7 +107,7 @@ export async function readDebFile(
         `the file changed size while it was read (${size}, then ${digests.size})`,
       );
     }
-    return await describeDeb(head, layout, digests);
+    return { ...(await describeDeb(head, layout)), ...digests };
   } finally {
     await handle.close();
   }
@@ -133,11 +146,7 @@ async function hashFile(handle: FileHandle, signal: AbortSignal | undefined): Pr
   return { size, md5: md5 ?? '', sha1: sha1 ?? '', sha256: sha256 ?? '', sha512: sha512 ?? '' };
 }
 
-async function describeDeb(
-  head: Uint8Array,
-  layout: DebLayout,
-  digests: Digests,
-): Promise<DebFile> {
+async function describeDeb(head: Uint8Array, layout: DebLayout): Promise<DebControl> {
   const { control: member, controlCompression } = layout;
   const tar = await decompressMember(
     head.subarray(member.dataOffset, member.dataOffset + member.size),
@@ -161,7 +170,6 @@ async function describeDeb(
     controlCompression,
     dataMember: layout.data.name,
     dataCompression: layout.dataCompression,
-    ...digests,
   });
 }
 

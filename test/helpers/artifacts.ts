@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { listStoredContents } from '../../src/server/files/fs-file-store.ts';
 import type { Api, ApiResponse } from './api.ts';
 import type { TestServer } from './server.ts';
 
@@ -108,9 +109,9 @@ async function listFilesDeep(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => e.name);
 }
 
-/** The sha256s of the blobs in a server's file store, read from disk. */
+/** The sha256s of the contents in a server's file store (as files or in packs), read from disk. */
 export function listBlobs(server: TestServer): Promise<string[]> {
-  return listFilesDeep(join(server.dataDir, 'files', 'blobs'));
+  return listStoredContents(join(server.dataDir, 'files'));
 }
 
 /** The files in a server's staging area (uploads in progress or left behind). */

@@ -59,6 +59,9 @@ export async function collectGarbage(
       break;
     }
   }
+  if (filesDeleted > 0) {
+    await store.compact();
+  }
   return {
     artifacts_deleted: artifactsDeleted,
     files_deleted: filesDeleted,

@@ -31,6 +31,11 @@ export interface FileStore {
   has(sha256: string): Promise<boolean>;
   /** Removes stored content; removing absent content is not an error. */
   remove(sha256: string): Promise<void>;
+  /**
+   * Gives back the space of removed contents where several share a file
+   * (the garbage collector calls it after removing).
+   */
+  compact(): Promise<void>;
 }
 
 export interface StageOptions {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { KilnError } from '../../protocol/errors.ts';
 import type { FileStore } from './file-store.ts';
-import { createFsFileStore } from './fs-file-store.ts';
+import { createFsFileStore, listStoredContents } from './fs-file-store.ts';
 
 const sha256 = (content: Buffer) => createHash('sha256').update(content).digest('hex');
 
@@ -156,6 +156,50 @@ describe('createFsFileStore', () => {
     assert.deepEqual(tree.sort(), [digest.slice(0, 2), join(digest.slice(0, 2), digest)]);
     assert.ok((await readAll(await store.openRead(digest))).equals(content));
     assert.deepEqual(await staged(), []);
+  });
+
+  it('packs small content given in memory for a batch, found by another server once synced', async () => {
+    const contents = [randomBytes(2000), Buffer.alloc(0), randomBytes(70_000)];
+    const files = await Promise.all(
+      contents.map((c) => store.stage(c, { maxSize: c.length, deferSync: true })),
+    );
+    const discarded = randomBytes(50);
+    const dropped = await store.stage(discarded, { maxSize: 50, deferSync: true });
+    await dropped.discard();
+    for (const file of files) {
+      await file.commit();
+      await file.discard();
+    }
+    // Nothing is a file of its own, nothing staged.
+    assert.deepEqual(await readdir(join(root, 'blobs')), []);
+    assert.deepEqual(await staged(), []);
+    const other = await createFsFileStore(root);
+    assert.equal(await other.has(sha256(contents[0] ?? Buffer.alloc(0))), false);
+
+    await store.sync(files.map((f) => f.sha256));
+    for (const [index, content] of contents.entries()) {
+      const digest = sha256(content);
+      assert.equal(await other.has(digest), true);
+      assert.ok((await other.read(digest)).equals(content), `read ${index}`);
+      assert.ok((await readAll(await other.openRead(digest))).equals(content), `openRead ${index}`);
+      const opened = await other.openContent(digest);
+      assert.equal(opened.size, content.length);
+      await opened.close();
+    }
+    const big = sha256(contents[2] ?? Buffer.alloc(0));
+    const range = await readAll(await other.openRead(big, { start: 100, end: 199 }));
+    assert.ok(range.equals(contents[2]?.subarray(100, 200) ?? Buffer.alloc(0)));
+    assert.equal(await other.has(sha256(discarded)), false);
+    assert.deepEqual(
+      (await listStoredContents(root)).sort(),
+      contents.map((c) => sha256(c)).sort(),
+    );
+
+    // Removed by the other server: gone for this one too.
+    await other.remove(big);
+    assert.equal(await store.has(big), false);
+    await assert.rejects(store.read(big), isKilnError('not_found'));
+    await assert.rejects(store.openRead(big), isKilnError('not_found'));
   });
 
   it('removes staged files abandoned for over a day when opened, not fresh ones', async () => {

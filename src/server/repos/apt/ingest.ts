@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { basename } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { sql } from 'kysely';
@@ -9,7 +10,7 @@ import {
   type SourceFile,
 } from '../../../debian/archive.ts';
 import { parseDeb822, parseFileList, stripClearsign } from '../../../debian/deb822.ts';
-import { parseDeb } from '../../../debian/deb-file.ts';
+import { parseDebControl } from '../../../debian/deb-file.ts';
 import { compareVersions } from '../../../debian/version.ts';
 import { KilnError } from '../../../protocol/errors.ts';
 import type { Db } from '../../db/connect.ts';
@@ -141,9 +142,14 @@ export async function ingestPackages(
   let adding: Promise<void> | undefined;
   try {
     // Once at least: the sources are added with the first slice, which is empty without .debs.
-    for (let start = 0; start === 0 || start < debs.length; start += sliceSize) {
+    // The first slices are smaller, so that the database starts adding early.
+    for (
+      let start = 0, size = Math.ceil(sliceSize / 16);
+      start === 0 || start < debs.length;
+      start += size, size = Math.min(sliceSize, size * 4)
+    ) {
       const binaries = await mapConcurrently(
-        debs.slice(start, start + sliceSize),
+        debs.slice(start, start + size),
         readConcurrency,
         ({ artifactId, file }) => readBinary(store, artifactId, file, suite, component),
       );
@@ -174,8 +180,12 @@ async function readBinary(
   component: string,
 ): Promise<Binary> {
   let deb;
+  let md5;
   try {
-    deb = await parseDeb(await store.read(file.sha256));
+    const bytes = await store.read(file.sha256);
+    // The sha256 and size are the store's, checked when the content was uploaded.
+    md5 = hash('md5', bytes, 'hex');
+    deb = await parseDebControl(bytes);
   } catch (error) {
     throw new KilnError(
       'bad_request',
@@ -207,9 +217,9 @@ async function readBinary(
     pool_path: poolPath,
     stanza: packagesStanza(deb.control, {
       filename: poolPath,
-      size: deb.size,
-      md5: deb.md5,
-      sha256: deb.sha256,
+      size: file.size,
+      md5,
+      sha256: file.sha256,
     }),
     artifactId,
     sha256: file.sha256,
@@ -246,7 +256,7 @@ async function readSource(
   const listed = parseFileList(dsc.get('Checksums-Sha256'));
   const parts: SourceFile[] = [];
   const files: Source['files'][number][] = [];
-  const dscMd5 = (await import('node:crypto')).createHash('md5').update(text).digest('hex');
+  const dscMd5 = hash('md5', text, 'hex');
   for (const entry of [
     { name: basename(file.path), hash: file.sha256, size: file.size },
     ...listed,
