@@ -147,22 +147,18 @@ export async function uploadContents(
       body,
       expected.map((f) => f.size),
       async (index, part) => {
-        if ((expected[index]?.size ?? 0) > smallPartBytes) {
+        if (!Buffer.isBuffer(part)) {
           await stage(index, part);
           return;
         }
-        // Small: read now, write while the next ones arrive.
-        const chunks: Buffer[] = [];
-        for await (const chunk of part) {
-          chunks.push(chunk);
-        }
+        // Small, and read whole: write while the next ones arrive.
         while (writing.size >= writesInFlight) {
           await Promise.race(writing);
         }
         throwIfFailed();
         // A write's failure is kept, not thrown at once: a refusal may come
         // before anything waits for it, and it leaves the set when it ends.
-        const write: Promise<void> = stage(index, Buffer.concat(chunks))
+        const write: Promise<void> = stage(index, part)
           .catch((error: unknown) => {
             failures.push(error);
           })
@@ -171,6 +167,7 @@ export async function uploadContents(
           });
         writing.add(write);
       },
+      smallPartBytes,
     );
     await Promise.all(writing);
     throwIfFailed();

@@ -3,19 +3,29 @@ import {
   constants,
   fdatasync,
   fstatSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
-  readSync,
   statSync,
-  unlinkSync,
-  write,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { crc32 } from 'node:zlib';
+import {
+  added,
+  appendFully,
+  decodeRecord,
+  encodeRecord,
+  fileSize,
+  isMissing,
+  readFully,
+  recordBytes,
+  removed,
+  sealed,
+  syncDirectory,
+  unlinkIfPresent,
+  writeFully,
+} from './content-pack-log.ts';
 
 /**
  * Small contents kept many to a file: a batch of 20,000 .debs is appended to
@@ -108,13 +118,10 @@ const packMaxAgeMs = 3600 * 1000;
 /** An unsealed pack untouched for this long was left by a writer that stopped (a crash). */
 const abandonedAfterMs = 24 * 3600 * 1000;
 
-const recordBytes = 64;
-const added = 1;
-const removed = 2;
-const sealed = 3;
+/** How often a process reads the logs even when it finds what it looks for. */
+const refreshEveryMs = 60 * 1000;
 
 const fdatasyncAsync = promisify(fdatasync);
-const writeAsync = promisify(write);
 
 /** Where a writer starts a new pack; smaller in tests, to seal packs. */
 export interface PackLimits {
@@ -170,8 +177,10 @@ export function openContentPacks(
     packs.delete(pack.name);
   };
 
+  let refreshedAt = 0;
   /** Reads what was appended to the logs since last time, and forgets compacted packs. */
   const refresh = () => {
+    refreshedAt = Date.now();
     const names = new Set(
       readdirSync(dir)
         .filter((name) => name.endsWith('.idx'))
@@ -224,23 +233,20 @@ export function openContentPacks(
       closeSync(fd);
     }
   };
-  const applyRecord = (pack: Pack, record: Buffer) => {
-    if (record.readUInt32LE(60) !== crc32(record.subarray(0, 60))) {
-      return; // Torn by a crash: the content it named was never reported stored.
-    }
-    const sha256 = record.toString('hex', 0, 32);
-    const offset = record.readUIntLE(32, 6);
-    const size = record.readUIntLE(38, 6);
-    switch (record[44]) {
+  const applyRecord = (pack: Pack, bytes: Buffer) => {
+    const record = decodeRecord(bytes);
+    switch (record?.kind) {
       case added:
-        addPlace(pack, sha256, offset, size);
+        addPlace(pack, record.sha256, record.offset, record.size);
         break;
       case removed:
-        dropPlace(pack, offset);
+        dropPlace(pack, record.offset);
         break;
       case sealed:
         pack.sealed = true;
         break;
+      case undefined:
+        break; // Torn by a crash: the content it named was never reported stored.
     }
   };
 
@@ -305,7 +311,7 @@ export function openContentPacks(
       const records = Buffer.concat(
         entries.map((e) => encodeRecord(added, e.sha256, e.offset, e.size)),
       );
-      await writeAsync(writing.idxFd, records);
+      await appendFully(writing.idxFd, records);
       await fdatasyncAsync(writing.idxFd);
       writing.unresolved -= entries.length;
       sealIfDone(writing);
@@ -363,7 +369,9 @@ export function openContentPacks(
     },
 
     locate(sha256: string, fresh = false): PackedPlace | undefined {
-      if (fresh) {
+      // Now and then even when found: a pack compacted away by another
+      // server is let go (its open file, and so its disk space).
+      if (fresh || Date.now() - refreshedAt > refreshEveryMs) {
         refresh();
       }
       return places.get(sha256)?.[0];
@@ -456,59 +464,6 @@ export function openContentPacks(
   return contentPacks;
 }
 
-function encodeRecord(
-  kind: number,
-  sha256: string | undefined,
-  offset: number,
-  size: number,
-): Buffer {
-  const record = Buffer.alloc(recordBytes);
-  if (sha256 !== undefined) {
-    record.write(sha256, 0, 32, 'hex');
-  }
-  record.writeUIntLE(offset, 32, 6);
-  record.writeUIntLE(size, 38, 6);
-  record[44] = kind;
-  record.writeUInt32LE(crc32(record.subarray(0, 60)), 60);
-  return record;
-}
-
-function readFully(fd: number, into: Buffer, position: number): void {
-  for (let done = 0; done < into.length;) {
-    const read = readSync(fd, into, done, into.length - done, position + done);
-    if (read === 0) {
-      throw new Error(`a content pack is shorter than its index says (at ${position + done})`);
-    }
-    done += read;
-  }
-}
-
-function writeFully(fd: number, content: Buffer, position: number): void {
-  for (let done = 0; done < content.length;) {
-    done += writeSync(fd, content, done, content.length - done, position + done);
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function fileSize(path: string): number | undefined {
-  try {
-    return statSync(path).size;
-  } catch (error) {
-    if (isMissing(error)) {
-      return undefined;
-    }
-    throw error;
-  }
-}
-
 function isAbandoned(pack: Pack, now: number, staleMs = abandonedAfterMs): boolean {
   const touched = [pack.idxPath, pack.dataPath].map((path) => {
     try {
@@ -518,18 +473,4 @@ function isAbandoned(pack: Pack, now: number, staleMs = abandonedAfterMs): boole
     }
   });
   return touched.every((mtime) => now - mtime > staleMs);
-}
-
-function unlinkIfPresent(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (!isMissing(error)) {
-      throw error;
-    }
-  }
-}
-
-function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException).code === 'ENOENT';
 }
