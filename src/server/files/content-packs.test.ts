@@ -72,6 +72,22 @@ describe('openContentPacks', () => {
     });
   });
 
+  it('reads several places at once, neighbours with one read, each its own bytes', async () => {
+    const writer = openContentPacks(dir, 'a', { maxBytes: 5000, maxAgeMs: 3600_000 });
+    const contents = Array.from({ length: 9 }, (_, i) => randomBytes(i === 4 ? 0 : 700 + i));
+    const digests = contents.map((c) => put(writer, c));
+    await writer.flush();
+    const reader = openContentPacks(dir, 'b');
+    // Out of order, across packs, one twice.
+    const order = [8, 0, 4, 3, 3, 7, 1];
+    const places = order.map((i) => reader.locate(digests[i] ?? '', true));
+    assert.ok(places.every((p) => p !== undefined));
+    const read = reader.readMany(places.filter((p) => p !== undefined));
+    order.forEach((i, at) => {
+      assert.ok(read[at]?.equals(contents[i] ?? Buffer.alloc(1)), `content ${i} at ${at}`);
+    });
+  });
+
   it('removes content for every process, and a removal by one is seen by the others', async () => {
     const writer = openContentPacks(dir, 'a');
     const remover = openContentPacks(dir, 'b');

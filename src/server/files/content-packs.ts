@@ -56,6 +56,8 @@ export interface ContentPacks {
   locate(sha256: string, fresh?: boolean): PackedPlace | undefined;
   /** Reads a place's bytes; undefined if its pack was compacted away meanwhile. */
   readAt(place: PackedPlace): Buffer | undefined;
+  /** Reads several places, neighbours in a pack with one read; as `readAt` each. */
+  readMany(places: readonly PackedPlace[]): (Buffer | undefined)[];
   /** Makes every committed content durable and recorded. */
   flush(): Promise<void>;
   /** Records the removal of every place of the content. */
@@ -118,6 +120,9 @@ const packMaxAgeMs = 3600 * 1000;
 /** An unsealed pack untouched for this long was left by a writer that stopped (a crash). */
 const abandonedAfterMs = 24 * 3600 * 1000;
 
+/** Places at most this far apart are read with one read, up to a run of `readRunBytes`. */
+const readGapBytes = 64 * 1024;
+const readRunBytes = 4 * 1024 * 1024;
 /** How often a process reads the logs even when it finds what it looks for. */
 const refreshEveryMs = 60 * 1000;
 
@@ -390,6 +395,52 @@ export function openContentPacks(
       const content = Buffer.allocUnsafe(place.size);
       readFully(pack.readFd, content, place.offset);
       return content;
+    },
+
+    readMany(wanted: readonly PackedPlace[]): (Buffer | undefined)[] {
+      const results = new Array<Buffer | undefined>(wanted.length);
+      const order = wanted
+        .map((place, index) => ({ place, index }))
+        .sort((a, b) =>
+          a.place.pack === b.place.pack
+            ? a.place.offset - b.place.offset
+            : a.place.pack.name < b.place.pack.name
+              ? -1
+              : 1,
+        );
+      for (let first = 0; first < order.length;) {
+        // A run of places close together in one pack, read as one range.
+        const start = order[first]?.place;
+        if (start === undefined) {
+          break;
+        }
+        let last = first;
+        let end = start.offset + start.size;
+        for (;;) {
+          const next = order[last + 1]?.place;
+          if (
+            next === undefined ||
+            next.pack !== start.pack ||
+            next.offset - end > readGapBytes ||
+            next.offset + next.size - start.offset > readRunBytes
+          ) {
+            break;
+          }
+          end = Math.max(end, next.offset + next.size);
+          last += 1;
+        }
+        const range = contentPacks.readAt({
+          pack: start.pack,
+          offset: start.offset,
+          size: end - start.offset,
+        });
+        for (const { place, index } of order.slice(first, last + 1)) {
+          const at = place.offset - start.offset;
+          results[index] = range?.subarray(at, at + place.size);
+        }
+        first = last + 1;
+      }
+      return results;
     },
 
     flush(): Promise<void> {

@@ -18,6 +18,12 @@ export interface FileStore {
   /** Reads stored content whole into memory: only for small content (a .deb's, an index chunk). */
   read(sha256: string): Promise<Buffer>;
   /**
+   * Reads several small contents whole, in the order given, `not_found` if
+   * one is not stored: as `read` of each, but cheaper where the store keeps
+   * contents together (an include reads thousands of .debs).
+   */
+  readMany(sha256s: readonly string[]): Promise<Buffer[]>;
+  /**
    * Makes stored contents durable (their bytes and their names): what `stage`
    * and `commit` with `deferSync` left to the caller, for a batch at once.
    */

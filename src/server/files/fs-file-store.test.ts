@@ -186,6 +186,8 @@ describe('createFsFileStore', () => {
       assert.equal(opened.size, content.length);
       await opened.close();
     }
+    const many = await other.readMany([...contents].reverse().map((c) => sha256(c)));
+    assert.deepEqual(many, [...contents].reverse());
     const big = sha256(contents[2] ?? Buffer.alloc(0));
     const range = await readAll(await other.openRead(big, { start: 100, end: 199 }));
     assert.ok(range.equals(contents[2]?.subarray(100, 200) ?? Buffer.alloc(0)));
@@ -200,6 +202,10 @@ describe('createFsFileStore', () => {
     assert.equal(await store.has(big), false);
     await assert.rejects(store.read(big), isKilnError('not_found'));
     await assert.rejects(store.openRead(big), isKilnError('not_found'));
+    await assert.rejects(
+      store.readMany([sha256(contents[0] ?? Buffer.alloc(0)), big]),
+      isKilnError('not_found'),
+    );
   });
 
   it('removes staged files abandoned for over a day when opened, not fresh ones', async () => {

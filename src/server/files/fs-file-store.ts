@@ -105,6 +105,30 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
     }
     throw new KilnError('not_found', `content ${sha256} is not in the file store`);
   };
+  /**
+   * Reads small content whole. Synchronously, as small content is written (see
+   * writeBufferNow): an include reads thousands of .debs, and an asynchronous
+   * open, stat, read and close cost four times the reading (20,000: 1.9 s of
+   * this thread against 0.5 s).
+   */
+  const readOne = (sha256: string): Buffer => {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const found = findContent(sha256);
+      if (found === 'file') {
+        try {
+          return readFileSync(blobPath(sha256));
+        } catch {
+          continue; // Removed just now, or packed by another server.
+        }
+      }
+      const content = found === undefined ? undefined : packs.readAt(found);
+      if (content !== undefined) {
+        return content;
+      }
+      packs.locate(sha256, true);
+    }
+    throw new KilnError('not_found', `content ${sha256} is not in the file store`);
+  };
   const stagePacked = (content: Buffer, options: StageOptions): StagedFile => {
     options.signal?.throwIfAborted();
     if (content.length > options.maxSize) {
@@ -182,27 +206,19 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
       });
     },
 
-    async read(sha256: string): Promise<Buffer> {
-      // Synchronously, as small content is written (see writeBufferNow): an
-      // include reads thousands of .debs, and an asynchronous open, stat,
-      // read and close cost four times the reading (20,000: 1.9 s of this
-      // thread against 0.5 s).
-      for (let attempt = 0; attempt < 2; attempt += 1) {
-        const found = findContent(sha256);
-        if (found === 'file') {
-          try {
-            return readFileSync(blobPath(sha256));
-          } catch {
-            continue; // Removed just now, or packed by another server.
-          }
-        }
-        const content = found === undefined ? undefined : packs.readAt(found);
-        if (content !== undefined) {
-          return content;
-        }
-        packs.locate(sha256, true);
+    read: async (sha256: string): Promise<Buffer> => readOne(sha256),
+
+    async readMany(sha256s: readonly string[]): Promise<Buffer[]> {
+      const places = sha256s.map((sha256) => packs.locate(sha256));
+      const packed = packs.readMany(places.filter((p) => p !== undefined));
+      let next = 0;
+      const results: Buffer[] = [];
+      for (const [index, place] of places.entries()) {
+        const content = place === undefined ? undefined : packed[next++];
+        // Not packed, or its pack compacted away meanwhile: one by one.
+        results.push(content ?? readOne(sha256s[index] ?? ''));
       }
-      throw new KilnError('not_found', `content ${sha256} is not in the file store`);
+      return results;
     },
 
     async sync(sha256s: readonly string[]): Promise<void> {

@@ -60,8 +60,11 @@ export interface IncludeResult {
   readonly replaced: string[];
 }
 
-/** .debs read at once: reads from the store overlap, and parsing waits on none of them. */
-const readConcurrency = 8;
+/**
+ * Bytes of .debs read from the store at once (several contents with one read
+ * where the store keeps them together), whatever the size of a slice.
+ */
+const readGroupBytes = 32 * 1024 * 1024;
 
 /**
  * .debs read, then added, at a time: the database adds one slice while the
@@ -77,27 +80,39 @@ export const includeSlice = 5000;
  */
 const readTurnMs = 4;
 
-/** `read` of each item, `concurrency` at a time, in the items' order, yielding now and then. */
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  concurrency: number,
-  read: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
+type DebFileRef = { readonly artifactId: number; readonly file: IngestArtifact['files'][number] };
+
+/** Reads the .debs in order, a group of them at a time, yielding now and then. */
+async function readBinaries(
+  store: FileStore,
+  debs: readonly DebFileRef[],
+  suite: SuiteRow,
+  component: string,
+): Promise<Binary[]> {
+  const binaries: Binary[] = [];
   let turnStarted = performance.now();
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await read(items[index] as T);
+  for (let start = 0; start < debs.length;) {
+    let end = start + 1;
+    for (let bytes = debs[start]?.file.size ?? 0; end < debs.length; end += 1) {
+      bytes += debs[end]?.file.size ?? 0;
+      if (bytes > readGroupBytes) {
+        break;
+      }
+    }
+    const group = debs.slice(start, end);
+    // A content missing: read one by one below, for the message naming its file.
+    const contents = await store.readMany(group.map((d) => d.file.sha256)).catch(() => undefined);
+    for (const [index, { artifactId, file }] of group.entries()) {
+      const bytes = contents?.[index];
+      binaries.push(await readBinary(store, artifactId, file, bytes, suite, component));
       if (performance.now() - turnStarted > readTurnMs) {
         await setImmediate();
         turnStarted = performance.now();
       }
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-  return results;
+    start = end;
+  }
+  return binaries;
 }
 
 /**
@@ -148,11 +163,7 @@ export async function ingestPackages(
       start === 0 || start < debs.length;
       start += size, size = Math.min(sliceSize, size * 4)
     ) {
-      const binaries = await mapConcurrently(
-        debs.slice(start, start + size),
-        readConcurrency,
-        ({ artifactId, file }) => readBinary(store, artifactId, file, suite, component),
-      );
+      const binaries = await readBinaries(store, debs.slice(start, start + size), suite, component);
       await adding;
       const packages = { binaries, sources };
       sources = [];
@@ -176,13 +187,14 @@ async function readBinary(
   store: FileStore,
   artifactId: number,
   file: IngestArtifact['files'][number],
+  read: Buffer | undefined,
   suite: SuiteRow,
   component: string,
 ): Promise<Binary> {
   let deb;
   let md5;
   try {
-    const bytes = await store.read(file.sha256);
+    const bytes = read ?? (await store.read(file.sha256));
     // The sha256 and size are the store's, checked when the content was uploaded.
     md5 = hash('md5', bytes, 'hex');
     deb = await parseDebControl(bytes);
