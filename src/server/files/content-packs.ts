@@ -352,6 +352,8 @@ export function openContentPacks(
       writing.size += Math.max(content.length, 1);
       writeFully(writing.fd, content, offset);
       writing.unresolved += 1;
+      // Not `content` itself: a view of a socket's chunk would keep the whole chunk alive.
+      const size = content.length;
       let state: 'staged' | 'committed' | 'discarded' = 'staged';
       return {
         commit() {
@@ -359,8 +361,8 @@ export function openContentPacks(
             return;
           }
           state = 'committed';
-          addPlace(writing.pack, sha256, offset, content.length);
-          pending.push({ writing, sha256, offset, size: content.length });
+          addPlace(writing.pack, sha256, offset, size);
+          pending.push({ writing, sha256, offset, size });
         },
         discard() {
           if (state !== 'staged') {
