@@ -92,7 +92,12 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
       const found = findContent(sha256);
       if (found === 'file') {
         const handle = await openBlob(blobPath(sha256), sha256);
-        return { handle, start: 0, size: (await handle.stat()).size };
+        try {
+          return { handle, start: 0, size: (await handle.stat()).size };
+        } catch (error) {
+          await handle.close();
+          throw error;
+        }
       }
       if (found !== undefined) {
         const handle = await open(found.pack.dataPath, 'r').catch(() => undefined);
