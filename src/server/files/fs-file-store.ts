@@ -259,7 +259,13 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
 
     async has(sha256: string): Promise<boolean> {
       // Looked up afresh: another server may have removed it.
-      return packs.locate(sha256, true) !== undefined || findContent(sha256) !== undefined;
+      return (
+        packs.locate(sha256, true) !== undefined ||
+        stat(blobPath(sha256)).then(
+          () => true,
+          () => false,
+        )
+      );
     },
 
     async remove(sha256: string): Promise<void> {
