@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { setImmediate } from 'node:timers/promises';
 import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,28 +58,47 @@ export function createKiln(): RepoTool {
     return { peakRss: (await readMemory(running.pid)).peak };
   };
 
-  /** Declares the files as artifacts and uploads their content; returns the artifact ids. */
+  /**
+   * Declares the files as artifacts and uploads their content; returns the
+   * artifact ids. Each batch is hashed, then declared and uploaded while the
+   * next one is hashed, as a client sending many artifacts does.
+   */
   const upload = async (debs: readonly string[], signal: AbortSignal): Promise<number[]> => {
     const { client: api } = ready();
     const started = performance.now();
-    const local: LocalFile[] = [];
-    for (let i = 0; i < debs.length; i += 64) {
-      local.push(
-        ...(await Promise.all(
-          debs
-            .slice(i, i + 64)
-            .map((deb) => describeLocalFile(deb.slice(deb.lastIndexOf('/') + 1), deb)),
-        )),
-      );
+    let hashing = 0;
+    const describeBatch = async (paths: readonly string[]): Promise<LocalFile[]> => {
+      const local: LocalFile[] = [];
+      for (let i = 0; i < paths.length; i += 64) {
+        const hashed = performance.now();
+        local.push(
+          ...(await Promise.all(
+            paths
+              .slice(i, i + 64)
+              .map((deb) => describeLocalFile(deb.slice(deb.lastIndexOf('/') + 1), deb)),
+          )),
+        );
+        hashing += performance.now() - hashed;
+        // Hashing reads synchronously: the lanes' uploads go on in between.
+        await setImmediate();
+      }
+      return local;
+    };
+    const batches: (readonly string[])[] = [];
+    for (let i = 0; i < debs.length; i += filesPerArtifact) {
+      batches.push(debs.slice(i, i + filesPerArtifact));
     }
-    const hashed = performance.now();
-    const batches: LocalFile[][] = [];
-    for (let i = 0; i < local.length; i += filesPerArtifact) {
-      batches.push(local.slice(i, i + filesPerArtifact));
+    // Batches hashed one after the other, each as soon as the one before it is.
+    const described: Promise<LocalFile[]>[] = [];
+    for (const [index, batch] of batches.entries()) {
+      described.push((described[index - 1] ?? Promise.resolve()).then(() => describeBatch(batch)));
     }
-    // Each batch declared, then uploaded; one lane declares while the other uploads.
+    for (const pending of described) {
+      pending.catch(() => undefined);
+    }
     const ids: number[] = new Array<number>(batches.length);
-    const jobs = batches.map((batch, index) => async () => {
+    const jobs = described.map((pending, index) => async () => {
+      const batch = await pending;
       const artifact = await api.json<Artifact>(
         'POST',
         `/api/v1/workspaces/${workspace}/artifacts`,
@@ -92,7 +112,10 @@ export function createKiln(): RepoTool {
       await uploadMissing(api, artifact.id, artifact.files, batch);
     });
     await inParallel(jobs, uploadConcurrency, signal);
-    phases.push(['hash', hashed - started], ['declare + upload', performance.now() - hashed]);
+    phases.push(
+      ['hash + declare + upload', performance.now() - started],
+      ['of which hashing', hashing],
+    );
     return ids;
   };
 
