@@ -27,7 +27,6 @@ export interface Database extends TriggerTables {
   apt_binaries: AptBinariesTable;
   apt_sources: AptSourcesTable;
   apt_indices: AptIndicesTable;
-  apt_index_entries: AptIndexEntriesTable;
   apt_index_chunks: AptIndexChunksTable;
   apt_publications: AptPublicationsTable;
   apt_publication_files: AptPublicationFilesTable;
@@ -260,6 +259,8 @@ export interface AptBinariesTable {
   source_version: string;
   pool_path: string;
   stanza: string;
+  /** The chunk of its suite and component's indices it is listed in. */
+  chunk: number;
   added_at: CreatedAt;
 }
 
@@ -271,6 +272,8 @@ export interface AptSourcesTable {
   version: string;
   pool_paths: string[];
   stanza: string;
+  /** The chunk of its suite and component's Sources it is listed in. */
+  chunk: number;
   added_at: CreatedAt;
 }
 
@@ -282,17 +285,9 @@ export interface AptIndicesTable {
   architecture: string;
 }
 
-export interface AptIndexEntriesTable {
-  index_id: number;
-  binary_id: number | null;
-  source_id: number | null;
-  chunk: number;
-}
-
 export interface AptIndexChunksTable {
   index_id: number;
   chunk: number;
-  entries: number;
   dirty: Generated<boolean>;
   text_sha256: string | null;
   text_size: number | null;

@@ -3,7 +3,13 @@ import { gzipSync } from 'node:zlib';
 import type { Db } from '../../db/connect.ts';
 import type { FileStore, StagedFile } from '../../files/file-store.ts';
 import { updateHashState, type HashState, type IndexHashCache } from './index-hashes.ts';
-import { ensureIndices, listChunks, listChunkStanzas } from './package.repository.ts';
+import {
+  ensureIndices,
+  indexKeys,
+  listChunks,
+  listChunkStanzas,
+  type IndexRow,
+} from './package.repository.ts';
 import type { IndexFile } from './release.ts';
 import type { SuiteRow } from './repository.repository.ts';
 
@@ -37,9 +43,7 @@ export interface SuiteIndices {
   readonly staged: StagedFile[];
 }
 
-interface IndexRef {
-  readonly id: number;
-  readonly kind: 'packages' | 'sources';
+interface IndexRef extends IndexRow {
   /** `main/binary-amd64/Packages`, `main/source/Sources`. */
   readonly path: string;
 }
@@ -88,27 +92,32 @@ export async function buildSuiteIndices(
 }
 
 async function wantedIndices(db: Db, suite: SuiteRow): Promise<IndexRef[]> {
-  const ids = await ensureIndices(db, suite.id, [
-    ...suite.components.flatMap((component) => [
-      ...suite.architectures.map((architecture) => ({
-        component,
-        kind: 'packages' as const,
-        architecture,
-      })),
-      { component, kind: 'sources' as const, architecture: '' },
-    ]),
-  ]);
+  const ids = await ensureIndices(db, suite.id, indexKeys(suite.components, suite.architectures));
   const refs: IndexRef[] = [];
   for (const component of suite.components) {
     for (const architecture of suite.architectures) {
       const id = ids.get(`packages/${component}/${architecture}`);
       if (id !== undefined) {
-        refs.push({ id, kind: 'packages', path: `${component}/binary-${architecture}/Packages` });
+        refs.push({
+          id,
+          suite_id: suite.id,
+          component,
+          kind: 'packages',
+          architecture,
+          path: `${component}/binary-${architecture}/Packages`,
+        });
       }
     }
     const id = ids.get(`sources/${component}/`);
     if (id !== undefined) {
-      refs.push({ id, kind: 'sources', path: `${component}/source/Sources` });
+      refs.push({
+        id,
+        suite_id: suite.id,
+        component,
+        kind: 'sources',
+        architecture: '',
+        path: `${component}/source/Sources`,
+      });
     }
   }
   return refs;
@@ -128,9 +137,8 @@ async function buildIndex(
   const dirty = chunks.filter((c) => c.dirty || c.text_sha256 === null || c.gz_sha256 === null);
   const stanzas = await listChunkStanzas(
     db,
-    index.id,
+    index,
     dirty.map((c) => c.chunk),
-    index.kind,
   );
   // Content made here is not in the store until the publication commits: hashed from memory.
   const fresh = new Map<string, Buffer>();

@@ -16,13 +16,12 @@ import { KilnError } from '../../../protocol/errors.ts';
 import type { Db } from '../../db/connect.ts';
 import type { FileStore } from '../../files/file-store.ts';
 import {
-  addIndexEntries,
   ensureIndices,
+  indexKeys,
   findBinaries,
   findPoolFiles,
   findSource,
-  indexName,
-  insertBinaries,
+  addBinaries,
   insertPoolFiles,
   insertSource,
   replaceBinary,
@@ -340,14 +339,7 @@ export async function addPackages(
       artifact_id: p.artifactId,
     })),
   );
-  const indices = await ensureIndices(db, suite.id, [
-    ...suite.architectures.map((architecture) => ({
-      component,
-      kind: 'packages' as const,
-      architecture,
-    })),
-    { component, kind: 'sources' as const, architecture: '' },
-  ]);
+  const indices = await ensureIndices(db, suite.id, indexKeys([component], suite.architectures));
   const result: IncludeResult = { added: [], replaced: [] };
   const current = await findBinaries(db, suite.id, packages.binaries);
   const fresh: NewBinary[] = [];
@@ -366,25 +358,11 @@ export async function addPackages(
           `${label} is older than ${old.version} in ${suite.codename} (force to replace)`,
         );
       }
-      await replaceBinary(db, old.id, row);
+      await replaceBinary(db, indices, old.id, row);
       result.replaced.push(`${label} (was ${old.version})`);
     }
   }
-  const inserted = await insertBinaries(db, fresh);
-  for (const [name, indexId] of indices) {
-    const [kind, , architecture] = name.split('/');
-    if (kind === 'packages') {
-      await addIndexEntries(
-        db,
-        indexId,
-        'binary_id',
-        inserted
-          .filter((b) => b.architecture === architecture || b.architecture === 'all')
-          .map((b) => b.id),
-      );
-    }
-  }
-  const sourcesIndex = indices.get(indexName({ component, kind: 'sources', architecture: '' }));
+  await addBinaries(db, indices, suite.id, component, fresh);
   for (const source of packages.sources) {
     const label = `${source.package} ${source.version} source`;
     const old = await findSource(db, suite.id, component, source.package);
@@ -394,15 +372,11 @@ export async function addPackages(
       stanza: source.stanza,
     };
     if (old === undefined) {
-      const id = await insertSource(db, {
-        suite_id: suite.id,
-        component,
-        package: source.package,
-        ...row,
-      });
-      if (sourcesIndex !== undefined) {
-        await addIndexEntries(db, sourcesIndex, 'source_id', [id]);
-      }
+      await insertSource(
+        db,
+        { suite_id: suite.id, component, package: source.package, ...row },
+        indices,
+      );
       result.added.push(label);
     } else if (old.version !== source.version) {
       if (compareVersions(source.version, old.version) < 0 && !force) {
@@ -411,7 +385,7 @@ export async function addPackages(
           `${label} is older than ${old.version} in ${suite.codename} (force to replace)`,
         );
       }
-      await replaceSource(db, old.id, row);
+      await replaceSource(db, indices, old.id, row);
       result.replaced.push(`${label} (was ${old.version})`);
     }
   }

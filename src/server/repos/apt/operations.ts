@@ -4,11 +4,14 @@ import { listArtifactFiles } from '../../artifacts/artifact.repository.ts';
 import type { Db } from '../../db/connect.ts';
 import { ingestPackages, type IncludeResult, type IngestArtifact } from './ingest.ts';
 import {
-  addIndexEntries,
   deleteBinaries,
   deleteSources,
   ensureIndices,
+  indexKeys,
   indexName,
+  addBinaries,
+  insertSource,
+  markIndexChunks,
 } from './package.repository.ts';
 import type { PublisherDeps } from './publisher.ts';
 import {
@@ -119,12 +122,15 @@ export async function removePackage(
         `suite ${suite.codename} has no ${request.package}${request.architecture === undefined ? '' : ` for ${request.architecture}`}`,
       );
     }
+    const indices = await ensureIndices(db, suite.id, []);
     await deleteBinaries(
       db,
+      indices,
       gone.map((b) => b.id),
     );
     await deleteSources(
       db,
+      indices,
       sources.map((s) => s.id),
     );
     return [
@@ -157,9 +163,11 @@ export async function copyPackages(
     const copiedSources = (await sources.execute()).filter((s) =>
       to.components.includes(s.component),
     );
+    const indices = await ensureIndices(db, to.id, indexKeys(to.components, to.architectures));
     // Copies replace what the target suite has of the same packages.
     await deleteBinaries(
       db,
+      indices,
       (
         await db
           .selectFrom('apt_binaries')
@@ -171,6 +179,7 @@ export async function copyPackages(
     );
     await deleteSources(
       db,
+      indices,
       (
         await db
           .selectFrom('apt_sources')
@@ -180,54 +189,17 @@ export async function copyPackages(
           .execute()
       ).map((r) => r.id),
     );
-    const indices = await ensureIndices(db, to.id, [
-      ...to.components.flatMap((component) => [
-        ...to.architectures.map((architecture) => ({
-          component,
-          kind: 'packages' as const,
-          architecture,
-        })),
-        { component, kind: 'sources' as const, architecture: '' },
-      ]),
-    ]);
-    for (let i = 0; i < copiedBinaries.length; i += 500) {
-      const batch = copiedBinaries.slice(i, i + 500);
-      const inserted = await db
-        .insertInto('apt_binaries')
-        .values(batch.map(({ id: _id, added_at: _at, ...b }) => ({ ...b, suite_id: to.id })))
-        .returning(['id', 'component', 'architecture'])
-        .execute();
-      for (const [name, indexId] of indices) {
-        const [kind, component, architecture] = name.split('/');
-        if (kind === 'packages') {
-          await addIndexEntries(
-            db,
-            indexId,
-            'binary_id',
-            inserted
-              .filter(
-                (b) =>
-                  b.component === component &&
-                  (b.architecture === architecture || b.architecture === 'all'),
-              )
-              .map((b) => b.id),
-          );
-        }
-      }
+    for (const component of to.components) {
+      const binaries = copiedBinaries.filter((b) => b.component === component);
+      const rows = binaries.map(({ id: _id, added_at: _at, chunk: _chunk, ...b }) => ({
+        ...b,
+        suite_id: to.id,
+      }));
+      await addBinaries(db, indices, to.id, component, rows);
     }
     for (const source of copiedSources) {
-      const { id: _id, added_at: _at, ...row } = source;
-      const inserted = await db
-        .insertInto('apt_sources')
-        .values({ ...row, suite_id: to.id })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      const indexId = indices.get(
-        indexName({ component: source.component, kind: 'sources', architecture: '' }),
-      );
-      if (indexId !== undefined) {
-        await addIndexEntries(db, indexId, 'source_id', [inserted.id]);
-      }
+      const { id: _id, added_at: _at, chunk: _chunk, suite_id: _suite, ...row } = source;
+      await insertSource(db, { ...row, suite_id: to.id }, indices);
     }
     return copiedBinaries.length + copiedSources.length;
   });
@@ -283,17 +255,17 @@ export async function addArchitecture(
       );
       const all = await db
         .selectFrom('apt_binaries')
-        .select('id')
+        .select('chunk')
+        .distinct()
         .where('suite_id', '=', suite.id)
         .where('component', '=', component)
         .where('architecture', '=', 'all')
         .execute();
       if (indexId !== undefined) {
-        await addIndexEntries(
+        await markIndexChunks(
           db,
           indexId,
-          'binary_id',
-          all.map((b) => b.id),
+          all.map((b) => b.chunk),
         );
       }
     }

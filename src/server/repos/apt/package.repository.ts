@@ -38,13 +38,6 @@ async function inSlices<V, R>(
 /** Rows per bulk insert: a statement of a few array parameters (see unnestRows). */
 const bulkSlice = 20_000;
 
-const entryColumns = [
-  ['index_id', 'bigint'],
-  ['binary_id', 'bigint'],
-  ['source_id', 'bigint'],
-  ['chunk', 'int'],
-] as const;
-
 /** Entries per chunk: a change rebuilds one chunk of this many stanzas at most. */
 export const chunkSize = 256;
 
@@ -52,6 +45,21 @@ export interface IndexKey {
   readonly component: string;
   readonly kind: 'packages' | 'sources';
   readonly architecture: string;
+}
+
+/** The keys of every index of these components: Packages per architecture, Sources. */
+export function indexKeys(
+  components: readonly string[],
+  architectures: readonly string[],
+): IndexKey[] {
+  return components.flatMap((component) => [
+    ...architectures.map((architecture) => ({
+      component,
+      kind: 'packages' as const,
+      architecture,
+    })),
+    { component, kind: 'sources' as const, architecture: '' },
+  ]);
 }
 
 /** The indices of a suite (creating missing ones), keyed `kind/component/architecture`. */
@@ -74,6 +82,9 @@ export async function ensureIndices(
     .execute();
   return new Map(rows.map((r) => [indexName(r), r.id]));
 }
+
+/** A suite's indices by `indexName`, as `ensureIndices` returns them. */
+export type IndexIds = ReadonlyMap<string, number>;
 
 export function indexName(key: IndexKey): string {
   return `${key.kind}/${key.component}/${key.architecture}`;
@@ -160,19 +171,40 @@ export interface NewBinary {
   readonly stanza: string;
 }
 
-export async function insertBinaries(
+/** A binary to add, with the chunk `nextChunks` gave it. */
+interface ChunkedBinary extends NewBinary {
+  readonly chunk: number;
+}
+
+/**
+ * Adds binaries to one component of a suite: they fill its last chunk, then
+ * new ones, and the chunks of the indices listing them are marked dirty.
+ */
+export async function addBinaries(
   db: Db,
-  rows: readonly NewBinary[],
-): Promise<{ id: number; architecture: string; component: string }[]> {
-  // Returned in the order given: PostgreSQL inserts (and returns) the rows of
-  // `insert ... select` in the order the select yields them.
-  return inSlices(rows, bulkSlice, (slice) =>
+  indices: IndexIds,
+  suiteId: number,
+  component: string,
+  binaries: readonly NewBinary[],
+): Promise<void> {
+  const chunks = await nextChunks(db, 'apt_binaries', suiteId, component, binaries.length);
+  const rows = binaries.map((row, i) => ({ ...row, chunk: chunks[i] ?? 0 }));
+  await inSlices(rows, bulkSlice, (slice) =>
     db
       .insertInto('apt_binaries')
       .columns(columnNames(binaryColumns))
       .expression(unnestRows(slice, binaryColumns))
-      .returning(['id', 'architecture', 'component'])
       .execute(),
+  );
+  await markChunks(
+    db,
+    indices,
+    rows.map((b) => ({
+      kind: 'packages',
+      component,
+      architecture: b.architecture,
+      chunk: b.chunk,
+    })),
   );
 }
 
@@ -186,12 +218,121 @@ const binaryColumns = [
   ['source_version', 'text'],
   ['pool_path', 'text'],
   ['stanza', 'text'],
-] as const satisfies readonly UnnestColumn<NewBinary>[];
+  ['chunk', 'int'],
+] as const satisfies readonly UnnestColumn<ChunkedBinary>[];
+
+/**
+ * Chunk numbers for `count` entries added to a suite's component, in order:
+ * its last chunk filled up first, then new ones. Two includes running at once
+ * may both fill the same chunk: it is only rebuilt the larger.
+ */
+async function nextChunks(
+  db: Db,
+  table: 'apt_binaries' | 'apt_sources',
+  suiteId: number,
+  component: string,
+  count: number,
+): Promise<number[]> {
+  if (count === 0) {
+    return [];
+  }
+  const { rows } = await sql<{ chunk: number; entries: number }>`
+    select chunk, count(*)::int as entries from ${sql.table(table)}
+    where suite_id = ${suiteId} and component = ${component}
+      and chunk = (select max(chunk) from ${sql.table(table)}
+                   where suite_id = ${suiteId} and component = ${component})
+    group by chunk`.execute(db);
+  let chunk = rows[0]?.chunk ?? 0;
+  let room = chunkSize - (rows[0]?.entries ?? 0);
+  const chunks: number[] = [];
+  for (let i = 0; i < count; i += 1) {
+    if (room <= 0) {
+      chunk += 1;
+      room = chunkSize;
+    }
+    chunks.push(chunk);
+    room -= 1;
+  }
+  return chunks;
+}
+
+/** Where an entry is listed: a binary in its architecture's Packages (every one's for `all`), a source in Sources. */
+export interface ChunkEntry {
+  readonly kind: 'packages' | 'sources';
+  readonly component: string;
+  /** The binary's; ignored for a source. */
+  readonly architecture: string;
+  readonly chunk: number;
+}
+
+/** Marks dirty (creating them) the chunks of a suite's indices that list these entries. */
+export async function markChunks(
+  db: Db,
+  indices: IndexIds,
+  entries: readonly ChunkEntry[],
+): Promise<void> {
+  const wanted = new Map<number, Set<number>>();
+  const add = (indexId: number | undefined, chunk: number) => {
+    if (indexId !== undefined) {
+      wanted.set(indexId, (wanted.get(indexId) ?? new Set()).add(chunk));
+    }
+  };
+  for (const entry of entries) {
+    if (entry.kind === 'sources') {
+      add(indices.get(`sources/${entry.component}/`), entry.chunk);
+    } else if (entry.architecture === 'all') {
+      const prefix = `packages/${entry.component}/`;
+      for (const [name, indexId] of indices) {
+        if (name.startsWith(prefix)) {
+          add(indexId, entry.chunk);
+        }
+      }
+    } else {
+      add(indices.get(`packages/${entry.component}/${entry.architecture}`), entry.chunk);
+    }
+  }
+  for (const [indexId, chunks] of wanted) {
+    await markIndexChunks(db, indexId, [...chunks]);
+  }
+}
+
+/**
+ * Marks chunks of one index dirty, creating the missing ones. Every marked
+ * row is updated, a dirty one too: its new row version tells a publisher
+ * that read it before that it changed (see `describeDirtyChunks`).
+ */
+export async function markIndexChunks(
+  db: Db,
+  indexId: number,
+  chunks: readonly number[],
+): Promise<void> {
+  if (chunks.length === 0) {
+    return;
+  }
+  // In order, so that two changes marking the same chunks cannot wait on each other.
+  const sorted = [...chunks].sort((a, b) => a - b);
+  await db
+    .insertInto('apt_index_chunks')
+    .columns(['index_id', 'chunk', 'dirty'])
+    .expression(sql`select ${indexId}::bigint, unnest(${sorted}::int[]), true`)
+    .onConflict((oc) => oc.columns(['index_id', 'chunk']).doUpdateSet({ dirty: true }))
+    .execute();
+}
 
 /** Replaces a binary's version in place; its chunks are rebuilt at the next publication. */
-export async function replaceBinary(db: Db, id: number, row: NewBinary): Promise<void> {
-  await db.updateTable('apt_binaries').set(row).where('id', '=', id).execute();
-  await markChunksOf(db, 'binary_id', [id]);
+export async function replaceBinary(
+  db: Db,
+  indices: IndexIds,
+  id: number,
+  row: NewBinary,
+): Promise<void> {
+  const { chunk } = await db
+    .updateTable('apt_binaries')
+    .set(row)
+    .where('id', '=', id)
+    .returning('chunk')
+    .executeTakeFirstOrThrow();
+  await markChunks(db, indices, [{ kind: 'packages', ...row, chunk }]);
 }
 
 export async function findSource(db: Db, suiteId: number, component: string, name: string) {
@@ -214,189 +355,115 @@ export async function insertSource(
     pool_paths: string[];
     stanza: string;
   },
-): Promise<number> {
-  const inserted = await db
+  indices: IndexIds,
+): Promise<void> {
+  const [chunk = 0] = await nextChunks(db, 'apt_sources', row.suite_id, row.component, 1);
+  await db
     .insertInto('apt_sources')
-    .values(row)
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return inserted.id;
+    .values({ ...row, chunk })
+    .execute();
+  await markChunks(db, indices, [
+    { kind: 'sources', component: row.component, architecture: '', chunk },
+  ]);
 }
 
 export async function replaceSource(
   db: Db,
+  indices: IndexIds,
   id: number,
   row: { version: string; pool_paths: string[]; stanza: string },
 ): Promise<void> {
-  await db.updateTable('apt_sources').set(row).where('id', '=', id).execute();
-  await markChunksOf(db, 'source_id', [id]);
+  const replaced = await db
+    .updateTable('apt_sources')
+    .set(row)
+    .where('id', '=', id)
+    .returning(['component', 'chunk'])
+    .executeTakeFirstOrThrow();
+  await markChunks(db, indices, [{ kind: 'sources', architecture: '', ...replaced }]);
 }
 
-/** Marks dirty the chunks that hold these entries. */
-export async function markChunksOf(
+/** Removes binaries, marking the chunks that listed them dirty. */
+export async function deleteBinaries(
   db: Db,
-  column: 'binary_id' | 'source_id',
+  indices: IndexIds,
   ids: readonly number[],
 ): Promise<void> {
-  if (ids.length === 0) {
-    return;
-  }
-  await db
-    .updateTable('apt_index_chunks')
-    .set({ dirty: true })
-    .where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('apt_index_entries as e')
-          .select('e.chunk')
-          .whereRef('e.index_id', '=', 'apt_index_chunks.index_id')
-          .whereRef('e.chunk', '=', 'apt_index_chunks.chunk')
-          .where(`e.${column}`, 'in', [...ids]),
-      ),
-    )
-    .execute();
-}
-
-/**
- * Adds entries to an index, filling its last chunk and opening new ones, and
- * marks the chunks they land in dirty.
- */
-export async function addIndexEntries(
-  db: Db,
-  indexId: number,
-  column: 'binary_id' | 'source_id',
-  ids: readonly number[],
-): Promise<void> {
-  if (ids.length === 0) {
-    return;
-  }
-  const last = await db
-    .selectFrom('apt_index_chunks')
-    .select(['chunk', 'entries'])
-    .where('index_id', '=', indexId)
-    .orderBy('chunk', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  let chunk = last?.chunk ?? 0;
-  let room = last === undefined ? chunkSize : chunkSize - last.entries;
-  if (room <= 0) {
-    chunk += 1;
-    room = chunkSize;
-  }
-  const entries: {
-    index_id: number;
-    binary_id: number | null;
-    source_id: number | null;
-    chunk: number;
-  }[] = [];
-  const counts = new Map<number, number>();
-  for (const id of ids) {
-    if (room === 0) {
-      chunk += 1;
-      room = chunkSize;
-    }
-    entries.push({
-      index_id: indexId,
-      binary_id: column === 'binary_id' ? id : null,
-      source_id: column === 'source_id' ? id : null,
-      chunk,
-    });
-    counts.set(chunk, (counts.get(chunk) ?? 0) + 1);
-    room -= 1;
-  }
-  await inSlices(entries, bulkSlice, (slice) =>
-    db
-      .insertInto('apt_index_entries')
-      .columns(columnNames(entryColumns))
-      .expression(unnestRows(slice, entryColumns))
-      .execute(),
-  );
-  await db
-    .insertInto('apt_index_chunks')
-    .values([...counts].map(([c, n]) => ({ index_id: indexId, chunk: c, entries: n, dirty: true })))
-    .onConflict((oc) =>
-      oc.columns(['index_id', 'chunk']).doUpdateSet((eb) => ({
-        entries: sql<number>`${eb.ref('apt_index_chunks.entries')} + ${eb.ref('excluded.entries')}`,
-        dirty: true,
-      })),
-    )
-    .execute();
-}
-
-/** Removes binaries (and their index entries), marking their chunks dirty. */
-export async function deleteBinaries(db: Db, ids: readonly number[]): Promise<void> {
-  await removeEntries(db, 'binary_id', ids);
-  if (ids.length > 0) {
-    await db
+  for (let i = 0; i < ids.length; i += lookupSlice) {
+    const gone = await db
       .deleteFrom('apt_binaries')
-      .where('id', 'in', [...ids])
+      .where('id', '=', sql<number>`any(${ids.slice(i, i + lookupSlice)}::bigint[])`)
+      .returning(['component', 'architecture', 'chunk'])
       .execute();
+    await markChunks(
+      db,
+      indices,
+      gone.map((b) => ({ kind: 'packages', ...b })),
+    );
   }
 }
 
-export async function deleteSources(db: Db, ids: readonly number[]): Promise<void> {
-  await removeEntries(db, 'source_id', ids);
-  if (ids.length > 0) {
-    await db
-      .deleteFrom('apt_sources')
-      .where('id', 'in', [...ids])
-      .execute();
-  }
-}
-
-async function removeEntries(
+export async function deleteSources(
   db: Db,
-  column: 'binary_id' | 'source_id',
+  indices: IndexIds,
   ids: readonly number[],
 ): Promise<void> {
-  if (ids.length === 0) {
-    return;
-  }
-  const gone = await db
-    .deleteFrom('apt_index_entries')
-    .where(column, 'in', [...ids])
-    .returning(['index_id', 'chunk'])
-    .execute();
-  for (const { index_id, chunk } of gone) {
-    await db
-      .updateTable('apt_index_chunks')
-      .set((eb) => ({ entries: eb('entries', '-', 1), dirty: true }))
-      .where('index_id', '=', index_id)
-      .where('chunk', '=', chunk)
+  for (let i = 0; i < ids.length; i += lookupSlice) {
+    const gone = await db
+      .deleteFrom('apt_sources')
+      .where('id', '=', sql<number>`any(${ids.slice(i, i + lookupSlice)}::bigint[])`)
+      .returning(['component', 'chunk'])
       .execute();
+    await markChunks(
+      db,
+      indices,
+      gone.map((s) => ({ kind: 'sources', architecture: '', ...s })),
+    );
   }
 }
 
 /** Chunks of a query for stanzas: a few hundred thousand bytes of rows at a time. */
 const stanzaChunksPerQuery = 16;
 
-/** The stanzas of some chunks of an index, by chunk, each chunk's ordered by package name. */
+/** An index, as its stanzas are looked up. */
+export interface IndexRow {
+  readonly id: number;
+  readonly suite_id: number;
+  readonly component: string;
+  readonly kind: 'packages' | 'sources';
+  readonly architecture: string;
+}
+
+/**
+ * The stanzas of some chunks of an index, by chunk, each chunk's ordered by
+ * package name: a Packages index lists its architecture's binaries and the
+ * `all` ones.
+ */
 export async function listChunkStanzas(
   db: Db,
-  indexId: number,
+  index: IndexRow,
   chunks: readonly number[],
-  kind: 'packages' | 'sources',
 ): Promise<Map<number, string[]>> {
   const rows = await inSlices(chunks, stanzaChunksPerQuery, (slice) =>
-    kind === 'packages'
+    index.kind === 'packages'
       ? db
-          .selectFrom('apt_index_entries as e')
-          .innerJoin('apt_binaries as b', 'b.id', 'e.binary_id')
-          .select(['e.chunk', 'b.stanza'])
-          .where('e.index_id', '=', indexId)
-          .where('e.chunk', 'in', slice)
-          .orderBy('e.chunk')
-          .orderBy('b.package')
-          .orderBy('b.architecture')
+          .selectFrom('apt_binaries')
+          .select(['chunk', 'stanza'])
+          .where('suite_id', '=', index.suite_id)
+          .where('component', '=', index.component)
+          .where('chunk', 'in', slice)
+          .where('architecture', 'in', [index.architecture, 'all'])
+          .orderBy('chunk')
+          .orderBy('package')
+          .orderBy('architecture')
           .execute()
       : db
-          .selectFrom('apt_index_entries as e')
-          .innerJoin('apt_sources as s', 's.id', 'e.source_id')
-          .select(['e.chunk', 's.stanza'])
-          .where('e.index_id', '=', indexId)
-          .where('e.chunk', 'in', slice)
-          .orderBy('e.chunk')
-          .orderBy('s.package')
+          .selectFrom('apt_sources')
+          .select(['chunk', 'stanza'])
+          .where('suite_id', '=', index.suite_id)
+          .where('component', '=', index.component)
+          .where('chunk', 'in', slice)
+          .orderBy('chunk')
+          .orderBy('package')
           .execute(),
   );
   const stanzas = new Map<number, string[]>(chunks.map((chunk) => [chunk, []]));
