@@ -476,6 +476,47 @@ forEachDatabase((backend) => {
       assert.equal(await arm.candidate('bb'), '1', 'arch all is listed for the new architecture');
     });
   });
+  describe('deleting', () => {
+    it('keeps the artifacts a pool uses until its repository or workspace is deleted', async () => {
+      const debs = join(work, 'deleting');
+      for (const workspace of ['doomed', 'doomed2']) {
+        await createWorkspace(alice, workspace, { public: true });
+        await createRepository(workspace, 'r', ['amd64']);
+      }
+      const artifacts = new Map<string, number>();
+      for (const workspace of ['doomed', 'doomed2']) {
+        const id = await uploadDebs(alice, workspace, [
+          await buildDeb(join(debs, workspace), {
+            name: 'dd',
+            version: '1',
+            architecture: 'amd64',
+          }),
+        ]);
+        await change(alice, workspace, 'r', 'include', { suite: 'bookworm', artifacts: [id] });
+        artifacts.set(workspace, id);
+      }
+      const [first = 0, second = 0] = artifacts.values();
+
+      const refused = await alice.delete(`/api/v1/artifacts/${first}`);
+      expectError(refused, 409, 'artifact_in_use');
+      assert.match(JSON.stringify(refused.body), /in the pool of an APT repository/);
+      expectStatus(await alice.get(`/api/v1/artifacts/${first}`), 200);
+      const pool = '/repos/doomed/r/pool/main/d/dd/dd_1_amd64.deb';
+      expectStatus(await alice.get(pool), 200);
+
+      // The repository's pool goes with it; the include's log still refers to the artifact.
+      expectStatus(await alice.delete(repoPath('doomed', 'r')), 204);
+      expectError(await alice.get(pool), 404, 'not_found');
+      const stillUsed = await alice.delete(`/api/v1/artifacts/${first}`);
+      expectError(stillUsed, 409, 'artifact_in_use');
+      assert.match(JSON.stringify(stillUsed.body), /other artifacts refer to/);
+
+      // A workspace goes with its repositories and the artifacts their pools use.
+      expectStatus(await alice.delete('/api/v1/workspaces/doomed2'), 204);
+      expectError(await alice.get(`/api/v1/artifacts/${second}`), 404, 'not_found');
+      expectError(await alice.get('/repos/doomed2/r/dists/bookworm/InRelease'), 404, 'not_found');
+    });
+  });
 });
 
 /** The files a Release lists under SHA256: and SHA512:, by path. */

@@ -7,7 +7,7 @@ import type {
 import { KilnError } from '../../protocol/errors.ts';
 import { creatorUserId, type Actor } from '../auth/actor.ts';
 import type { Db } from '../db/connect.ts';
-import { isForeignKeyViolation } from '../db/errors.ts';
+import { constraintOf, isForeignKeyViolation } from '../db/errors.ts';
 import { explainUnstorableJson } from '../db/jsonb.ts';
 import { authorizeWorkspace } from '../workspaces/access.ts';
 import { authorizeArtifact } from './artifact-access.ts';
@@ -149,9 +149,14 @@ export async function removeArtifact(deps: ArtifactDeps, actor: Actor, id: numbe
     await deleteArtifact(deps.db, id);
   } catch (error) {
     if (isForeignKeyViolation(error)) {
-      throw new KilnError('artifact_in_use', `other artifacts refer to artifact ${id}`, {
-        cause: error,
-      });
+      const inPool = constraintOf(error) === 'apt_pool_artifact_id_fkey';
+      throw new KilnError(
+        'artifact_in_use',
+        inPool
+          ? `artifact ${id} is in the pool of an APT repository (remove its packages first)`
+          : `other artifacts refer to artifact ${id}`,
+        { cause: error },
+      );
     }
     throw error;
   }

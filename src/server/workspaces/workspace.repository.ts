@@ -104,7 +104,7 @@ export function updateWorkspace(
 /**
  * Deletes a workspace with its artifacts; fails with a foreign-key violation if
  * an artifact of another workspace refers to one of them. Run it in a
- * transaction: it takes two statements.
+ * transaction: it takes three statements.
  */
 export async function deleteWorkspace(db: Db, id: number): Promise<void> {
   // The cascade deletes the artifacts row by row, and the NO ACTION check of
@@ -117,6 +117,8 @@ export async function deleteWorkspace(db: Db, id: number): Promise<void> {
       eb.selectFrom('artifacts').select('id').where('workspace_id', '=', id),
     )
     .execute();
+  // Its repositories before its artifacts: their pools use the artifacts.
+  await db.deleteFrom('apt_repositories').where('workspace_id', '=', id).execute();
   await db.deleteFrom('workspaces').where('id', '=', id).execute();
 }
 

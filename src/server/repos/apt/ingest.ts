@@ -323,15 +323,20 @@ export async function addPackages(
     repository.id,
     pool.map((p) => p.path),
   );
+  // The repository is held (see `holdForChange`): no other change adds to its pool meanwhile.
+  const added = new Map<string, (typeof pool)[number]>();
   for (const file of pool) {
-    const current = existing.get(file.path);
+    const current = existing.get(file.path) ?? added.get(file.path)?.sha256;
     if (current !== undefined && current !== file.sha256) {
       throw new KilnError('conflict', `${file.path} is already in the pool with other content`);
+    }
+    if (current === undefined) {
+      added.set(file.path, file);
     }
   }
   await insertPoolFiles(
     db,
-    pool.map((p) => ({
+    [...added.values()].map((p) => ({
       repository_id: repository.id,
       path: p.path,
       sha256: p.sha256,

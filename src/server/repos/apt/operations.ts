@@ -13,7 +13,7 @@ import {
   insertSource,
   markIndexChunks,
 } from './package.repository.ts';
-import type { PublisherDeps } from './publisher.ts';
+import { lockRepository, type PublisherDeps } from './publisher.ts';
 import {
   findRepositoryById,
   findSuite,
@@ -73,17 +73,59 @@ export async function includeArtifacts(
     artifacts.push({ id: row.id, type: row.type, files });
   }
   const force = request.force === true;
-  return deps.db
-    .transaction()
-    .execute((db) =>
-      ingestPackages(
-        deps.store,
-        db,
-        { repository, suite, component, force },
-        artifacts,
-        deps.includeSlice,
-      ),
+  return deps.db.transaction().execute(async (db) => {
+    await holdForChange(
+      db,
+      repository,
+      artifacts.map((a) => a.id),
     );
+    return ingestPackages(
+      deps.store,
+      db,
+      { repository, suite, component, force },
+      artifacts,
+      deps.includeSlice,
+    );
+  });
+}
+
+/**
+ * Holds, until the transaction `db` ends, what the rows a change adds refer
+ * to (the pool and the binaries have no foreign keys: migration 0016): the
+ * repository, whose deletion waits and then takes the new rows with it, and
+ * the artifacts, whose deletion waits and then fails. Changes of one
+ * repository that add to its pool, and its publications, run one at a time.
+ */
+async function holdForChange(
+  db: Db,
+  repository: RepositoryRow,
+  artifactIds: readonly number[],
+): Promise<void> {
+  await lockRepository(db, repository.id);
+  const held = await db
+    .selectFrom('apt_repositories')
+    .select('id')
+    .where('id', '=', repository.id)
+    .forKeyShare()
+    .executeTakeFirst();
+  if (held === undefined) {
+    throw new KilnError('not_found', `repository ${repository.name} no longer exists`);
+  }
+  const wanted = [...new Set(artifactIds)];
+  const artifacts = new Set(
+    (
+      await db
+        .selectFrom('artifacts')
+        .select('id')
+        .where('id', 'in', [0, ...wanted])
+        .forKeyShare()
+        .execute()
+    ).map((a) => a.id),
+  );
+  const gone = wanted.find((id) => !artifacts.has(id));
+  if (gone !== undefined) {
+    throw new KilnError('not_found', `artifact ${gone} no longer exists`);
+  }
 }
 
 /** Removes a source with its binaries, or one architecture's binary. */
@@ -146,9 +188,10 @@ export async function copyPackages(
   repositoryId: number,
   request: CopyBody,
 ): Promise<number> {
-  const { suite: from } = await load(deps.db, repositoryId, request.from);
+  const { repository, suite: from } = await load(deps.db, repositoryId, request.from);
   const { suite: to } = await load(deps.db, repositoryId, request.to);
   return deps.db.transaction().execute(async (db) => {
+    await holdForChange(db, repository, []);
     let binaries = db.selectFrom('apt_binaries').selectAll().where('suite_id', '=', from.id);
     let sources = db.selectFrom('apt_sources').selectAll().where('suite_id', '=', from.id);
     if (request.packages !== undefined) {

@@ -122,7 +122,6 @@ export async function insertPoolFiles(
       .insertInto('apt_pool')
       .columns(columnNames(poolColumns))
       .expression(unnestRows(slice, poolColumns))
-      .onConflict((oc) => oc.columns(['repository_id', 'path']).doNothing())
       .execute(),
   );
 }
