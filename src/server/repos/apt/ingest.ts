@@ -299,7 +299,7 @@ async function readSource(
  * Adds read packages to a suite: pool files (the same path with other content
  * is refused: a package's version is never rebuilt with other bytes), then
  * binaries and sources, replacing older versions (an older version than the
- * suite's is refused unless `force`), and their index entries.
+ * suite's is refused unless `force`), marking the index chunks that list them dirty.
  */
 export async function addPackages(
   db: Db,

@@ -222,8 +222,9 @@ const binaryColumns = [
 
 /**
  * Chunk numbers for `count` entries added to a suite's component, in order:
- * its last chunk filled up first, then new ones. Two includes running at once
- * may both fill the same chunk: it is only rebuilt the larger.
+ * its last chunk filled up first, then new ones. Changes that add entries hold
+ * the repository (`holdForChange`), so no other fills the same chunk meanwhile;
+ * if one did, the chunk would only be rebuilt the larger.
  */
 async function nextChunks(
   db: Db,
