@@ -9,6 +9,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { apiAs, createUserWithToken, type Api } from '../helpers/api.ts';
 import { createAptClient, type AptSourceSpec } from '../helpers/apt.ts';
 import { createWorkspace, expectError, expectStatus } from '../helpers/artifacts.ts';
@@ -477,6 +478,26 @@ forEachDatabase((backend) => {
     });
   });
   describe('deleting', () => {
+    /** Pool rows and binaries left without their repository or suite (they have no foreign keys). */
+    const orphans = async () => {
+      const { db } = server.database;
+      const count = async (query: Promise<{ n: number }[]>) => (await query)[0]?.n ?? -1;
+      return {
+        pool: await count(
+          sql<{ n: number }>`select count(*)::int as n from apt_pool p
+            where not exists (select 1 from apt_repositories r where r.id = p.repository_id)`
+            .execute(db)
+            .then((r) => r.rows),
+        ),
+        binaries: await count(
+          sql<{ n: number }>`select count(*)::int as n from apt_binaries b
+            where not exists (select 1 from apt_suites s where s.id = b.suite_id)`
+            .execute(db)
+            .then((r) => r.rows),
+        ),
+      };
+    };
+
     it('keeps the artifacts a pool uses until its repository or workspace is deleted', async () => {
       const debs = join(work, 'deleting');
       for (const workspace of ['doomed', 'doomed2']) {
@@ -507,6 +528,7 @@ forEachDatabase((backend) => {
       // The repository's pool goes with it; the include's log still refers to the artifact.
       expectStatus(await alice.delete(repoPath('doomed', 'r')), 204);
       expectError(await alice.get(pool), 404, 'not_found');
+      assert.deepEqual(await orphans(), { pool: 0, binaries: 0 });
       const stillUsed = await alice.delete(`/api/v1/artifacts/${first}`);
       expectError(stillUsed, 409, 'artifact_in_use');
       assert.match(JSON.stringify(stillUsed.body), /other artifacts refer to/);
@@ -515,6 +537,7 @@ forEachDatabase((backend) => {
       expectStatus(await alice.delete('/api/v1/workspaces/doomed2'), 204);
       expectError(await alice.get(`/api/v1/artifacts/${second}`), 404, 'not_found');
       expectError(await alice.get('/repos/doomed2/r/dists/bookworm/InRelease'), 404, 'not_found');
+      assert.deepEqual(await orphans(), { pool: 0, binaries: 0 });
     });
   });
 });

@@ -28,3 +28,33 @@ export function unnestRows<R>(
 export function columnNames<R>(columns: readonly UnnestColumn<R>[]): (keyof R & string)[] {
   return columns.map(([name]) => name);
 }
+
+/**
+ * `(select unnest($1::text[]) as column) as wanted`: values to look up as one
+ * array parameter, joined, rather than a list `column in ($1, $2, ...)` bound
+ * and compared one by one. Planned for each run (the include transaction sets
+ * `plan_cache_mode`), PostgreSQL knows how many values there are and hashes
+ * them or walks the index; a plan kept after five runs walked the whole suite
+ * for each value (see `ingestPackages` in repos/apt/ingest.ts).
+ */
+export function unnestTexts<C extends string>(values: readonly string[], column: C) {
+  return sql<Record<C, string>>`(select unnest(${values}::text[]) as ${sql.ref(column)})`.as(
+    'wanted',
+  );
+}
+
+/**
+ * Runs `statement` over `values` a slice at a time (a statement takes at most
+ * 65,535 parameters) and gathers what each returns, in order.
+ */
+export async function inSlices<V, R>(
+  values: readonly V[],
+  size: number,
+  statement: (slice: V[]) => Promise<readonly R[]>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < values.length; i += size) {
+    results.push(...(await statement(values.slice(i, i + size))));
+  }
+  return results;
+}

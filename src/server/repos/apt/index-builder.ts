@@ -9,7 +9,7 @@ import {
   listChunks,
   listChunkStanzas,
   type IndexRow,
-} from './package.repository.ts';
+} from './index.repository.ts';
 import type { IndexFile } from './release.ts';
 import type { SuiteRow } from './repository.repository.ts';
 

@@ -15,9 +15,8 @@ import { compareVersions } from '../../../debian/version.ts';
 import { KilnError } from '../../../protocol/errors.ts';
 import type { Db } from '../../db/connect.ts';
 import type { FileStore } from '../../files/file-store.ts';
+import { ensureIndices, indexKeys } from './index.repository.ts';
 import {
-  ensureIndices,
-  indexKeys,
   findBinaries,
   findPoolFiles,
   findSource,

@@ -3,16 +3,8 @@ import type { CopyBody, IncludeBody, RemoveBody } from '../../../protocol/repos.
 import { listArtifactFiles } from '../../artifacts/artifact.repository.ts';
 import type { Db } from '../../db/connect.ts';
 import { ingestPackages, type IncludeResult, type IngestArtifact } from './ingest.ts';
-import {
-  deleteBinaries,
-  deleteSources,
-  ensureIndices,
-  indexKeys,
-  indexName,
-  addBinaries,
-  insertSource,
-  markIndexChunks,
-} from './package.repository.ts';
+import { ensureIndices, indexKeys, indexName, markIndexChunks } from './index.repository.ts';
+import { deleteBinaries, deleteSources, addBinaries, insertSource } from './package.repository.ts';
 import { lockRepository, type PublisherDeps } from './publisher.ts';
 import {
   findRepositoryById,
@@ -112,12 +104,15 @@ async function holdForChange(
     throw new KilnError('not_found', `repository ${repository.name} no longer exists`);
   }
   const wanted = [...new Set(artifactIds)];
+  if (wanted.length === 0) {
+    return;
+  }
   const artifacts = new Set(
     (
       await db
         .selectFrom('artifacts')
         .select('id')
-        .where('id', 'in', [0, ...wanted])
+        .where('id', 'in', wanted)
         .forKeyShare()
         .execute()
     ).map((a) => a.id),

@@ -6,7 +6,7 @@ import { recordStagedContents } from '../../files/stored-content.ts';
 import type { Signer } from '../../signer/signer.ts';
 import { buildSuiteIndices, type ChunkUpdate, type PreviousFiles } from './index-builder.ts';
 import type { IndexHashCache } from './index-hashes.ts';
-import { describeDirtyChunks, saveChunk } from './package.repository.ts';
+import { describeDirtyChunks, saveChunk } from './index.repository.ts';
 import { releaseText, type IndexFile } from './release.ts';
 import {
   findRepositoryById,
