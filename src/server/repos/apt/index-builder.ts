@@ -6,6 +6,7 @@ import { updateHashState, type HashState, type IndexHashCache } from './index-ha
 import {
   ensureIndices,
   indexKeys,
+  indexName,
   listChunks,
   listChunkStanzas,
   type IndexRow,
@@ -92,35 +93,16 @@ export async function buildSuiteIndices(
 }
 
 async function wantedIndices(db: Db, suite: SuiteRow): Promise<IndexRef[]> {
-  const ids = await ensureIndices(db, suite.id, indexKeys(suite.components, suite.architectures));
-  const refs: IndexRef[] = [];
-  for (const component of suite.components) {
-    for (const architecture of suite.architectures) {
-      const id = ids.get(`packages/${component}/${architecture}`);
-      if (id !== undefined) {
-        refs.push({
-          id,
-          suite_id: suite.id,
-          component,
-          kind: 'packages',
-          architecture,
-          path: `${component}/binary-${architecture}/Packages`,
-        });
-      }
-    }
-    const id = ids.get(`sources/${component}/`);
-    if (id !== undefined) {
-      refs.push({
-        id,
-        suite_id: suite.id,
-        component,
-        kind: 'sources',
-        architecture: '',
-        path: `${component}/source/Sources`,
-      });
-    }
-  }
-  return refs;
+  const keys = indexKeys(suite.components, suite.architectures);
+  const ids = await ensureIndices(db, suite.id, keys);
+  return keys.flatMap((key) => {
+    const id = ids.get(indexName(key));
+    const path =
+      key.kind === 'packages'
+        ? `${key.component}/binary-${key.architecture}/Packages`
+        : `${key.component}/source/Sources`;
+    return id === undefined ? [] : [{ ...key, id, suite_id: suite.id, path }];
+  });
 }
 
 type ChunkRow = Awaited<ReturnType<typeof listChunks>>[number];
