@@ -1,4 +1,4 @@
-import { Paragraph, formatDeb822 } from './deb822.ts';
+import { Paragraph, formatDeb822, formatFields } from './deb822.ts';
 
 /**
  * Layout and index entries of a Debian archive (the Debian repository format:
@@ -42,15 +42,17 @@ export function packagesStanza(control: Paragraph, file: FileFacts): string {
   const fields = control
     .entries()
     .filter(([name]) => !computedPackageFields.has(name.toLowerCase()));
-  const ordered = [
-    ...fields.filter(([name]) => name.toLowerCase() === 'package'),
-    ...fields.filter(([name]) => name.toLowerCase() !== 'package'),
+  const packageFirst = fields.findIndex(([name]) => name.toLowerCase() === 'package');
+  if (packageFirst > 0) {
+    fields.unshift(...fields.splice(packageFirst, 1));
+  }
+  fields.push(
     ['Filename', file.filename],
     ['Size', String(file.size)],
     ['MD5sum', file.md5],
     ['SHA256', file.sha256],
-  ] as [string, string][];
-  return formatDeb822([new Paragraph(ordered)]);
+  );
+  return formatFields(fields);
 }
 
 /** A file a source package consists of, with its facts. */

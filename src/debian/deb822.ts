@@ -13,6 +13,12 @@ export class Paragraph {
 
   /** The value of a field (any case), or `undefined`. Multi-line values keep their newlines. */
   get(name: string): string | undefined {
+    // As written first: the usual case, and no string made per field.
+    for (const [n, value] of this.#fields) {
+      if (n === name) {
+        return value;
+      }
+    }
     const lower = name.toLowerCase();
     return this.#fields.find(([n]) => n.toLowerCase() === lower)?.[1];
   }
@@ -135,21 +141,25 @@ export function stripClearsign(text: string): string {
 
 /** Formats paragraphs back into deb822 text (multi-line values continue with a space). */
 export function formatDeb822(paragraphs: readonly Paragraph[]): string {
-  return paragraphs
-    .map(
-      (p) =>
-        p
-          .entries()
-          .map(([name, value]) => {
-            const [first = '', ...rest] = value.split('\n');
-            return [
-              `${name}:${first === '' ? '' : ` ${first}`}`,
-              ...rest.map((l) => ` ${l === '' ? '.' : l}`),
-            ].join('\n');
-          })
-          .join('\n') + '\n',
-    )
-    .join('\n');
+  // An empty paragraph is a line of its own still.
+  return paragraphs.map((p) => formatFields(p.entries()) || '\n').join('\n');
+}
+
+/** Fields as deb822 lines, each line ending with a newline. */
+export function formatFields(fields: Iterable<readonly [string, string]>): string {
+  let text = '';
+  for (const [name, value] of fields) {
+    if (!value.includes('\n')) {
+      text += value === '' ? `${name}:\n` : `${name}: ${value}\n`;
+      continue;
+    }
+    const [first = '', ...rest] = value.split('\n');
+    text += `${name}:${first === '' ? '' : ` ${first}`}\n`;
+    for (const line of rest) {
+      text += ` ${line === '' ? '.' : line}\n`;
+    }
+  }
+  return text;
 }
 
 /** Parses a file list field (`Files`, `Checksums-Sha256`): one `hash size name` per line. */

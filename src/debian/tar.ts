@@ -7,6 +7,8 @@
 import { DebFileError } from './deb-file-error.ts';
 
 const blockSize = 512;
+/** `ustar\0`: the magic of a POSIX ustar header (GNU tar writes `ustar  \0`). */
+const ustarMagic = [0x75, 0x73, 0x74, 0x61, 0x72, 0x00];
 
 /** A regular file in a tar archive. */
 export interface TarFile {
@@ -65,8 +67,8 @@ export function readTarFiles(tar: Uint8Array, label: string): TarFile[] {
 }
 
 function isZeroBlock(block: Uint8Array): boolean {
-  for (const byte of block) {
-    if (byte !== 0) {
+  for (let i = 0; i < block.length; i++) {
+    if (block[i] !== 0) {
       return false;
     }
   }
@@ -75,13 +77,21 @@ function isZeroBlock(block: Uint8Array): boolean {
 
 /** The header checksum: the byte sum with the checksum field read as spaces (ustar). */
 function checkChecksum(header: Buffer, offset: number, label: string): void {
+  // Every byte summed, then the checksum field's taken back out and counted as spaces.
   let unsigned = 0;
-  let signed = 0;
+  let high = 0;
   for (let i = 0; i < blockSize; i++) {
-    const byte = i >= 148 && i < 156 ? 0x20 : (header[i] ?? 0);
+    const byte = header[i] ?? 0;
     unsigned += byte;
-    signed += byte < 0x80 ? byte : byte - 0x100;
+    high += byte >>> 7;
   }
+  for (let i = 148; i < 156; i++) {
+    const byte = header[i] ?? 0;
+    unsigned += 0x20 - byte;
+    high -= byte >>> 7;
+  }
+  // Signed chars: each byte from 0x80 up counts 256 less.
+  const signed = unsigned - 0x100 * high;
   const stored = readNumber(header, 148, 8, offset, label);
   // Some old tars summed signed chars; GNU tar accepts both, so do we.
   if (stored !== unsigned && stored !== signed) {
@@ -110,20 +120,41 @@ function readNumber(
       return value;
     }
   } else {
-    const text = header.toString('latin1', start, start + length).replace(/[\0 ]+$/, '');
-    const digits = text.trimStart();
-    if (/^[0-7]+$/.test(digits)) {
-      return parseInt(digits, 8);
+    // Octal digits, after any leading white space and before trailing NULs and spaces.
+    let end = start + length;
+    while (end > start && (header[end - 1] === 0 || header[end - 1] === 0x20)) {
+      end--;
+    }
+    let at = start;
+    while (at < end && isWhiteSpace(header[at] ?? 0)) {
+      at++;
+    }
+    let value = 0;
+    for (let i = at; i < end; i++) {
+      const digit = (header[i] ?? 0) - 0x30;
+      if (digit < 0 || digit > 7) {
+        value = Number.NaN;
+        break;
+      }
+      value = value * 8 + digit;
+    }
+    if (at < end && !Number.isNaN(value)) {
+      return value;
     }
   }
   throw new DebFileError(`${label}: the tar header at byte ${offset} has a malformed number`);
+}
+
+/** White space as String.prototype.trim has it, among Latin-1 characters. */
+function isWhiteSpace(byte: number): boolean {
+  return (byte >= 0x09 && byte <= 0x0d) || byte === 0x20 || byte === 0xa0;
 }
 
 /** The name of a ustar header: `prefix/name` when the POSIX prefix field is used. */
 function headerPath(header: Buffer): string {
   const name = cString(header.subarray(0, 100));
   // The prefix field exists only in POSIX ustar (`ustar\0`); GNU tar (`ustar  \0`) puts other fields there.
-  const posix = header.toString('latin1', 257, 263) === 'ustar\0';
+  const posix = ustarMagic.every((byte, i) => header[257 + i] === byte);
   const prefix = posix ? cString(header.subarray(345, 500)) : '';
   return prefix === '' ? name : `${prefix}/${name}`;
 }

@@ -26,6 +26,7 @@ import { createOpenPgpSigner } from './signer/openpgp-signer.ts';
 import { loadOrCreatePassphrase } from './signer/passphrase-file.ts';
 import type { Signer } from './signer/signer.ts';
 import { createAptTaskTypes } from './repos/apt/apt-tasks.ts';
+import { createDebReaders } from './repos/apt/deb-readers.ts';
 import { createIndexHashCache } from './repos/apt/index-hashes.ts';
 import { kilnVersion } from './version.ts';
 import { deleteExpiredSessions } from './web/session.repository.ts';
@@ -59,6 +60,8 @@ export interface StartOptions {
   readonly taskTypes?: readonly TaskType[];
   /** .debs an APT include reads and adds at a time (tests make it small). */
   readonly aptIncludeSlice?: number;
+  /** Up to how many .debs an include reads itself, not in its reading threads (tests make it 0). */
+  readonly aptReadHereUpTo?: number;
 }
 
 /** Runs `work` every `intervalMs`, one run at a time, until stopped. */
@@ -136,6 +139,7 @@ export async function startServer(
     const logFollowers = await createLogFollowers(database);
     // Shared by the publishers of this process: tasks and API requests alike.
     const indexHashes = createIndexHashCache();
+    const debReaders = createDebReaders();
     const scheduler: SchedulerDeps = {
       db: database.db,
       store,
@@ -147,6 +151,8 @@ export async function startServer(
           signer,
           indexHashes,
           includeSlice: options.aptIncludeSlice,
+          debReaders,
+          readHereUpTo: options.aptReadHereUpTo,
         }),
       ]),
       wakeups,
@@ -244,6 +250,7 @@ export async function startServer(
         await reaper.stop();
         await upkeep.stop();
         await serverRunner.stop();
+        await debReaders.close();
         await stopWebhookWakeups();
         await webhookSender.stop();
         // Requests in flight get a moment to finish; then every connection is

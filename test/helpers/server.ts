@@ -15,7 +15,7 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(
   backend: TestBackend,
   settings: Record<string, string> = {},
-  options: Pick<StartOptions, 'aptIncludeSlice'> = {},
+  options: Pick<StartOptions, 'aptIncludeSlice' | 'aptReadHereUpTo'> = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'kiln-test-'));
   const config = parseServerConfig(

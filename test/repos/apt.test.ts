@@ -34,9 +34,9 @@ forEachDatabase((backend) => {
   let clients = 0;
 
   before(async () => {
-    // Includes read and add .debs two at a time: every include of several
-    // packages here goes through the slicing a large one does.
-    server = await startTestServer(backend, {}, { aptIncludeSlice: 2 });
+    // Includes read and add .debs two at a time, in the reading threads:
+    // every include here goes through the slicing and reading a large one does.
+    server = await startTestServer(backend, {}, { aptIncludeSlice: 2, aptReadHereUpTo: 0 });
     aliceToken = await createUserWithToken(server, 'alice');
     alice = apiAs(server, aliceToken);
     bob = apiAs(server, await createUserWithToken(server, 'bob'));

@@ -2,19 +2,13 @@ import { hash } from 'node:crypto';
 import { basename } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { sql } from 'kysely';
-import {
-  poolDirectory,
-  packagesStanza,
-  sourceOf,
-  sourcesStanza,
-  type SourceFile,
-} from '../../../debian/archive.ts';
+import { poolDirectory, sourcesStanza, type SourceFile } from '../../../debian/archive.ts';
 import { parseDeb822, parseFileList, stripClearsign } from '../../../debian/deb822.ts';
-import { parseDebControl } from '../../../debian/deb-file.ts';
 import { compareVersions } from '../../../debian/version.ts';
 import { KilnError } from '../../../protocol/errors.ts';
 import type { Db } from '../../db/connect.ts';
 import type { FileStore } from '../../files/file-store.ts';
+import { readDebsHere, type DebReaders, type ReadOutcome } from './deb-readers.ts';
 import { ensureIndices, indexKeys } from './index.repository.ts';
 import {
   findBinaries,
@@ -72,45 +66,154 @@ const readGroupBytes = 32 * 1024 * 1024;
 export const includeSlice = 5000;
 
 /**
- * How long reading holds the thread before it yields, so that the answers to
- * the slice being added are taken in and its next statement sent (reading a
- * slice takes a few hundred milliseconds).
+ * Up to how many .debs a slice is read on this thread: waking the reading
+ * threads costs more than reading a few packages (a +1 include reads one).
+ */
+export const readHereUpTo = 64;
+
+/** Whether an artifact's file is a binary package an include adds. */
+export function isBinaryPackage(path: string): boolean {
+  return path.endsWith('.deb') || path.endsWith('.udeb');
+}
+
+/** .debs (or bytes of them) per task given to a reading thread. */
+const taskDebs = 256;
+const taskBytes = 4 * 1024 * 1024;
+
+/**
+ * How long reading on this thread holds it before it yields, so that the
+ * answers to the slice being added are taken in and its next statement sent.
  */
 const readTurnMs = 4;
 
+/** Where an include reads packages: the store, and the threads that read .debs. */
+export interface IngestReading {
+  readonly store: FileStore;
+  readonly readers?: DebReaders | undefined;
+  /** Up to how many .debs of a slice are read here rather than in `readers`. */
+  readonly readHereUpTo?: number | undefined;
+}
+
 type DebFileRef = { readonly artifactId: number; readonly file: IngestArtifact['files'][number] };
 
-/** Reads the .debs in order, a group of them at a time, yielding now and then. */
+/** Splits `items` into runs of at most `count` items and (past the first) `bytes` bytes. */
+function runsOf<T>(
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  count: number,
+  bytes: number,
+): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let runBytes = 0;
+  for (const item of items) {
+    if (run.length > 0 && (run.length >= count || runBytes + sizeOf(item) > bytes)) {
+      runs.push(run);
+      run = [];
+      runBytes = 0;
+    }
+    run.push(item);
+    runBytes += sizeOf(item);
+  }
+  if (run.length > 0) {
+    runs.push(run);
+  }
+  return runs;
+}
+
+/**
+ * Reads the .debs in order, a group of them at a time: in the reading
+ * threads (`readers`) unless they are few, else here, yielding now and then.
+ */
 async function readBinaries(
-  store: FileStore,
+  { store, readers, readHereUpTo: upTo = readHereUpTo }: IngestReading,
   debs: readonly DebFileRef[],
   suite: SuiteRow,
   component: string,
 ): Promise<Binary[]> {
   const binaries: Binary[] = [];
+  const offThread = readers !== undefined && debs.length > upTo;
   let turnStarted = performance.now();
-  for (let start = 0; start < debs.length;) {
-    let end = start + 1;
-    for (let bytes = debs[start]?.file.size ?? 0; end < debs.length; end += 1) {
-      bytes += debs[end]?.file.size ?? 0;
-      if (bytes > readGroupBytes) {
-        break;
+  for (const group of runsOf(debs, (d) => d.file.size, Infinity, readGroupBytes)) {
+    const contents = await store.readMany(group.map((d) => d.file.sha256)).catch(async () => {
+      // A content missing: one by one, for the message naming its file.
+      const one: Buffer[] = [];
+      for (const ref of group) {
+        one.push(await readStored(store, ref));
       }
+      return one;
+    });
+    if (offThread) {
+      const tasks: Promise<ReadOutcome[]>[] = [];
+      let first = 0;
+      for (const task of runsOf(group, (d) => d.file.size, taskDebs, taskBytes)) {
+        const files = task.map((d) => d.file);
+        tasks.push(readers.read(component, files, contents.slice(first, first + task.length)));
+        first += task.length;
+      }
+      const outcomes = (await Promise.all(tasks)).flat();
+      for (const [index, ref] of group.entries()) {
+        binaries.push(binaryOf(ref, outcomes[index], suite, component));
+      }
+      continue;
     }
-    const group = debs.slice(start, end);
-    // A content missing: read one by one below, for the message naming its file.
-    const contents = await store.readMany(group.map((d) => d.file.sha256)).catch(() => undefined);
-    for (const [index, { artifactId, file }] of group.entries()) {
-      const bytes = contents?.[index];
-      binaries.push(await readBinary(store, artifactId, file, bytes, suite, component));
+    for (const [index, ref] of group.entries()) {
+      const [outcome] = await readDebsHere(
+        component,
+        [ref.file],
+        [contents[index] ?? Buffer.alloc(0)],
+      );
+      binaries.push(binaryOf(ref, outcome, suite, component));
       if (performance.now() - turnStarted > readTurnMs) {
         await setImmediate();
         turnStarted = performance.now();
       }
     }
-    start = end;
   }
   return binaries;
+}
+
+/** A content of the store, or an error naming the file that holds it. */
+async function readStored(store: FileStore, { artifactId, file }: DebFileRef): Promise<Buffer> {
+  try {
+    return await store.read(file.sha256);
+  } catch (error) {
+    throw new KilnError(
+      'bad_request',
+      `${file.path} (artifact ${artifactId}): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/** The binary a read .deb adds to the suite; refuses a malformed one, or one of another architecture. */
+function binaryOf(
+  { artifactId, file }: DebFileRef,
+  outcome: ReadOutcome | undefined,
+  suite: SuiteRow,
+  component: string,
+): Binary {
+  if (outcome === undefined || 'error' in outcome) {
+    throw new KilnError(
+      'bad_request',
+      `${file.path} (artifact ${artifactId}): ${outcome?.error ?? 'not read'}`,
+    );
+  }
+  const { deb } = outcome;
+  if (deb.architecture !== 'all' && !suite.architectures.includes(deb.architecture)) {
+    throw new KilnError(
+      'bad_request',
+      `${file.path} is for ${deb.architecture}, which suite ${suite.codename} does not have (${suite.architectures.join(', ')})`,
+    );
+  }
+  return {
+    suite_id: suite.id,
+    component,
+    ...deb,
+    artifactId,
+    sha256: file.sha256,
+    size: file.size,
+  };
 }
 
 /**
@@ -122,16 +225,17 @@ async function readBinaries(
  * roll back whatever slices were added.
  */
 export async function ingestPackages(
-  store: FileStore,
+  reading: IngestReading,
   db: Db,
   target: { repository: RepositoryRow; suite: SuiteRow; component: string; force: boolean },
   artifacts: readonly IngestArtifact[],
   sliceSize = includeSlice,
 ): Promise<IncludeResult> {
   const { repository, suite, component, force } = target;
+  const { store } = reading;
   const debs = artifacts.flatMap((artifact) =>
     artifact.files
-      .filter((f) => f.path.endsWith('.deb') || f.path.endsWith('.udeb'))
+      .filter((f) => isBinaryPackage(f.path))
       .map((file) => ({ artifactId: artifact.id, file })),
   );
   let sources: Source[] = [];
@@ -161,7 +265,12 @@ export async function ingestPackages(
       start === 0 || start < debs.length;
       start += size, size = Math.min(sliceSize, size * 4)
     ) {
-      const binaries = await readBinaries(store, debs.slice(start, start + size), suite, component);
+      const binaries = await readBinaries(
+        reading,
+        debs.slice(start, start + size),
+        suite,
+        component,
+      );
       await adding;
       const packages = { binaries, sources };
       sources = [];
@@ -179,62 +288,6 @@ export async function ingestPackages(
     throw error;
   }
   return result;
-}
-
-async function readBinary(
-  store: FileStore,
-  artifactId: number,
-  file: IngestArtifact['files'][number],
-  read: Buffer | undefined,
-  suite: SuiteRow,
-  component: string,
-): Promise<Binary> {
-  let deb;
-  let md5;
-  try {
-    const bytes = read ?? (await store.read(file.sha256));
-    // The sha256 and size are the store's, checked when the content was uploaded.
-    md5 = hash('md5', bytes, 'hex');
-    deb = await parseDebControl(bytes);
-  } catch (error) {
-    throw new KilnError(
-      'bad_request',
-      `${file.path} (artifact ${artifactId}): ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const name = deb.control.get('Package') ?? '';
-  const version = deb.control.get('Version') ?? '';
-  const architecture = deb.control.get('Architecture') ?? '';
-  if (architecture !== 'all' && !suite.architectures.includes(architecture)) {
-    throw new KilnError(
-      'bad_request',
-      `${file.path} is for ${architecture}, which suite ${suite.codename} does not have (${suite.architectures.join(', ')})`,
-    );
-  }
-  const source = sourceOf(deb.control);
-  const poolPath = `${poolDirectory(component, source.name)}/${basename(file.path)}`;
-  return {
-    suite_id: suite.id,
-    component,
-    package: name,
-    version,
-    architecture,
-    source: source.name,
-    source_version: source.version,
-    pool_path: poolPath,
-    stanza: packagesStanza(deb.control, {
-      filename: poolPath,
-      size: file.size,
-      md5,
-      sha256: file.sha256,
-    }),
-    artifactId,
-    sha256: file.sha256,
-    size: file.size,
-  };
 }
 
 async function readSource(

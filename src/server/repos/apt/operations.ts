@@ -2,7 +2,13 @@ import { KilnError } from '../../../protocol/errors.ts';
 import type { CopyBody, IncludeBody, RemoveBody } from '../../../protocol/repos.schema.ts';
 import { listArtifactFiles } from '../../artifacts/artifact.repository.ts';
 import type { Db } from '../../db/connect.ts';
-import { ingestPackages, type IncludeResult, type IngestArtifact } from './ingest.ts';
+import {
+  ingestPackages,
+  isBinaryPackage,
+  readHereUpTo,
+  type IncludeResult,
+  type IngestArtifact,
+} from './ingest.ts';
 import { ensureIndices, indexKeys, indexName, markIndexChunks } from './index.repository.ts';
 import { deleteBinaries, deleteSources, addBinaries, insertSource } from './package.repository.ts';
 import { lockRepository, type PublisherDeps } from './publisher.ts';
@@ -45,6 +51,7 @@ export async function includeArtifacts(
     throw new KilnError('bad_request', `suite ${suite.codename} has no component ${component}`);
   }
   const artifacts: IngestArtifact[] = [];
+  let debs = 0;
   for (const id of request.artifacts) {
     const row = await deps.db
       .selectFrom('artifacts')
@@ -63,6 +70,10 @@ export async function includeArtifacts(
       );
     }
     artifacts.push({ id: row.id, type: row.type, files });
+    debs += files.filter((f) => isBinaryPackage(f.path)).length;
+    if (debs > (deps.readHereUpTo ?? readHereUpTo)) {
+      deps.debReaders?.warm();
+    }
   }
   const force = request.force === true;
   return deps.db.transaction().execute(async (db) => {
@@ -72,7 +83,7 @@ export async function includeArtifacts(
       artifacts.map((a) => a.id),
     );
     return ingestPackages(
-      deps.store,
+      { store: deps.store, readers: deps.debReaders, readHereUpTo: deps.readHereUpTo },
       db,
       { repository, suite, component, force },
       artifacts,

@@ -4,6 +4,7 @@ import type { Db } from '../../db/connect.ts';
 import type { FileStore, StagedFile } from '../../files/file-store.ts';
 import { recordStagedContents } from '../../files/stored-content.ts';
 import type { Signer } from '../../signer/signer.ts';
+import type { DebReaders } from './deb-readers.ts';
 import { buildSuiteIndices, type ChunkUpdate, type PreviousFiles } from './index-builder.ts';
 import type { IndexHashCache } from './index-hashes.ts';
 import { describeDirtyChunks, saveChunk } from './index.repository.ts';
@@ -23,6 +24,10 @@ export interface PublisherDeps {
   readonly indexHashes: IndexHashCache;
   /** .debs an include reads and adds at a time (`includeSlice`; tests make it small). */
   readonly includeSlice?: number | undefined;
+  /** Threads an include reads many .debs in; without them it reads them itself. */
+  readonly debReaders?: DebReaders | undefined;
+  /** Up to how many .debs an include reads itself (`readHereUpTo`; tests make it 0). */
+  readonly readHereUpTo?: number | undefined;
 }
 
 export interface PublishResult {

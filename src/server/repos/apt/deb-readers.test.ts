@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { hash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createDebReaders, readDebsHere, type DebToRead } from './deb-readers.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'kiln-deb-readers-'));
+after(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A .deb built by dpkg-deb, with a `Source:` field when given. */
+function buildDeb(
+  name: string,
+  version: string,
+  source?: string,
+): { file: DebToRead; bytes: Buffer } {
+  const tree = join(work, `${name}-${version}`);
+  mkdirSync(join(tree, 'DEBIAN'), { recursive: true });
+  mkdirSync(join(tree, 'usr', 'share', 'doc', name), { recursive: true });
+  writeFileSync(join(tree, 'usr', 'share', 'doc', name, 'hello'), `${name}\n`);
+  writeFileSync(
+    join(tree, 'DEBIAN', 'control'),
+    [
+      `Package: ${name}`,
+      ...(source === undefined ? [] : [`Source: ${source}`]),
+      `Version: ${version}`,
+      'Architecture: amd64',
+      'Maintainer: Kiln Tests <tests@example.org>',
+      `Description: ${name} for tests`,
+      ' Read by the reading threads.',
+      '',
+    ].join('\n'),
+  );
+  const path = join(work, `${name}_${version}_amd64.deb`);
+  execFileSync('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', tree, path], {
+    stdio: 'ignore',
+  });
+  const bytes = readFileSync(path);
+  return {
+    file: {
+      path: `${name}_${version}_amd64.deb`,
+      size: bytes.length,
+      sha256: hash('sha256', bytes, 'hex'),
+    },
+    bytes,
+  };
+}
+
+describe('reading .debs in threads', () => {
+  const debs = [
+    buildDeb('alpha', '1.0-1'),
+    buildDeb('libbeta1', '2.3-1', 'libbeta (2.3-1)'),
+    buildDeb('gamma', '0.1'),
+  ];
+  const notADeb = Buffer.from('this is not a Debian package\n');
+  const truncated = debs[0]?.bytes.subarray(0, 200) ?? Buffer.alloc(0);
+  const files = [
+    ...debs.map((d) => d.file),
+    { path: 'notes_1.0_amd64.deb', size: notADeb.length, sha256: hash('sha256', notADeb, 'hex') },
+    { path: 'cut_1.0_amd64.deb', size: truncated.length, sha256: hash('sha256', truncated, 'hex') },
+  ];
+  const contents = [...debs.map((d) => d.bytes), notADeb, truncated];
+
+  it('reads what reading here reads, in order, with each malformed one named', async () => {
+    const readers = createDebReaders(2);
+    try {
+      readers.warm();
+      const [threads, again] = await Promise.all([
+        readers.read('main', files, contents),
+        readers.read('contrib', files.slice(1, 2), contents.slice(1, 2)),
+      ]);
+      assert.deepEqual(threads, await readDebsHere('main', files, contents));
+
+      const [alpha, beta, gamma, notes, cut] = threads;
+      assert.ok(alpha !== undefined && 'deb' in alpha);
+      assert.equal(alpha.deb.package, 'alpha');
+      assert.equal(alpha.deb.source, 'alpha');
+      assert.equal(alpha.deb.pool_path, 'pool/main/a/alpha/alpha_1.0-1_amd64.deb');
+      const md5 = hash('md5', contents[0] ?? Buffer.alloc(0), 'hex');
+      assert.match(alpha.deb.stanza, /^Package: alpha\nVersion: 1\.0-1\n/);
+      assert.ok(
+        alpha.deb.stanza.endsWith(
+          `Filename: pool/main/a/alpha/alpha_1.0-1_amd64.deb\nSize: ${files[0]?.size}\nMD5sum: ${md5}\nSHA256: ${files[0]?.sha256}\n`,
+        ),
+        alpha.deb.stanza,
+      );
+      assert.ok(beta !== undefined && 'deb' in beta);
+      assert.deepEqual(
+        [beta.deb.package, beta.deb.source, beta.deb.source_version, beta.deb.pool_path],
+        ['libbeta1', 'libbeta', '2.3-1', 'pool/main/libb/libbeta/libbeta1_2.3-1_amd64.deb'],
+      );
+      assert.ok(gamma !== undefined && 'deb' in gamma);
+      assert.equal(gamma.deb.version, '0.1');
+      assert.deepEqual(notes, {
+        error:
+          'not a Debian binary package: the file does not start with the ar signature "!<arch>\\n"',
+      });
+      assert.ok(cut !== undefined && 'error' in cut);
+      assert.match(cut.error, /truncated/);
+
+      // Another task at the same time, for another component.
+      const [contrib] = again;
+      assert.ok(contrib !== undefined && 'deb' in contrib);
+      assert.equal(contrib.deb.pool_path, 'pool/contrib/libb/libbeta/libbeta1_2.3-1_amd64.deb');
+    } finally {
+      await readers.close();
+    }
+  });
+
+  it('reads contents that are views of a larger buffer', async () => {
+    const whole = Buffer.concat([Buffer.from('padding'), ...contents]);
+    let offset = 'padding'.length;
+    const views = contents.map((c) => {
+      const view = whole.subarray(offset, offset + c.length);
+      offset += c.length;
+      return view;
+    });
+    const readers = createDebReaders(1);
+    try {
+      assert.deepEqual(
+        await readers.read('main', files, views),
+        await readDebsHere('main', files, contents),
+      );
+      // The caller's buffer is left as it was: the thread gets a copy.
+      assert.equal(whole.length, 'padding'.length + contents.reduce((s, c) => s + c.length, 0));
+      assert.equal(whole.subarray(0, 7).toString(), 'padding');
+    } finally {
+      await readers.close();
+    }
+  });
+});
