@@ -1,15 +1,29 @@
 /**
  * A reading thread of `createDebReaders` (deb-readers.ts): reads the .debs
- * of a task, each a slice of the task's bytes, in order.
+ * of each task, each a slice of the task's bytes, and answers tasks in the
+ * order they come.
  */
-import { readDebsHere, type ReadOutcome, type ReadTask } from './deb-readers.ts';
+import { parentPort } from 'node:worker_threads';
+import { readDebsHere, type ReadReply, type ReadTask } from './deb-readers.ts';
 
-export default async function read({ component, debs, bytes }: ReadTask): Promise<ReadOutcome[]> {
+const port = parentPort;
+if (port === null) {
+  throw new Error('deb-reader.worker.ts runs as a worker thread');
+}
+
+port.on('message', ({ seq, component, debs, bytes }: ReadTask) => {
   const contents: Uint8Array[] = [];
   let offset = 0;
   for (const { size } of debs) {
     contents.push(bytes.subarray(offset, offset + size));
     offset += size;
   }
-  return readDebsHere(component, debs, contents);
-}
+  readDebsHere(component, debs, contents).then(
+    (outcomes) => {
+      port.postMessage({ seq, outcomes } satisfies ReadReply);
+    },
+    (error: unknown) => {
+      port.postMessage({ seq, failure: String(error) } satisfies ReadReply);
+    },
+  );
+});

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
-import { Piscina } from 'piscina';
+import { Worker } from 'node:worker_threads';
 import { poolDirectory, packagesStanza, sourceOf } from '../../../debian/archive.ts';
 import { parseDebControl } from '../../../debian/deb-file.ts';
 import type { NewBinary } from './package.repository.ts';
@@ -84,27 +84,102 @@ export async function readDebsHere(
 
 /** One message to a reading thread: the .debs' contents end to end in `bytes`. */
 export interface ReadTask {
+  readonly seq: number;
   readonly component: string;
   readonly debs: readonly DebToRead[];
   readonly bytes: Uint8Array;
 }
 
+/** A reading thread's answer to a task. */
+export type ReadReply =
+  | { readonly seq: number; readonly outcomes: ReadOutcome[] }
+  | { readonly seq: number; readonly failure: string };
+
+interface ReadingThread {
+  readonly worker: Worker;
+  /** Tasks given and not answered, by sequence number, with their bytes. */
+  readonly pending: Map<
+    number,
+    { resolve(outcomes: ReadOutcome[]): void; reject(error: Error): void; bytes: number }
+  >;
+  idle: NodeJS.Timeout | undefined;
+}
+
+/** How long a reading thread without work stays, for the next include. */
+const idleMs = 60_000;
+
 /**
- * Reading threads, started when first needed and stopped after a minute
- * without work. One fewer than the cores (at least one): the thread adding
- * the packages and the database take the rest.
+ * Reading threads, started as tasks come (up to one fewer than the cores, at
+ * least one: the thread adding the packages and the database take the rest)
+ * and stopped after a minute without work. A task goes to the thread with
+ * the fewest bytes to read and is posted at once: a thread reads its tasks
+ * in order without waiting for this thread to hand it the next one, which
+ * it may be too busy to do (adding the slice before). Not a general pool
+ * library: piscina, tried first, hands tasks out in another order than given
+ * once its threads are busy (0, 1, 3, 5..., then 2, 4...), and an include
+ * waits for its first tasks first.
  */
 export function createDebReaders(threads = Math.max(1, availableParallelism() - 1)): DebReaders {
-  const pool = new Piscina<ReadTask, ReadOutcome[]>({
-    filename: new URL('./deb-reader.worker.ts', import.meta.url).href,
-    minThreads: 0,
-    maxThreads: threads,
-    idleTimeout: 60_000,
-    // A task is a few hundred small .debs; their control data is all a thread keeps.
-    resourceLimits: { maxOldGenerationSizeMb: 64 },
-  });
+  const running = new Set<ReadingThread>();
+  let lastSeq = 0;
+
+  const stop = (thread: ReadingThread, error: Error) => {
+    running.delete(thread);
+    clearTimeout(thread.idle);
+    for (const task of thread.pending.values()) {
+      task.reject(error);
+    }
+    thread.pending.clear();
+  };
+  const spawn = (): ReadingThread => {
+    const thread: ReadingThread = {
+      worker: new Worker(new URL('./deb-reader.worker.ts', import.meta.url)),
+      pending: new Map(),
+      idle: undefined,
+    };
+    const { worker } = thread;
+    worker.on('message', (reply: ReadReply) => {
+      const task = thread.pending.get(reply.seq);
+      thread.pending.delete(reply.seq);
+      if ('failure' in reply) {
+        task?.reject(new Error(`a .deb reading thread failed: ${reply.failure}`));
+      } else {
+        task?.resolve(reply.outcomes);
+      }
+      if (thread.pending.size === 0) {
+        worker.unref();
+        thread.idle = setTimeout(() => {
+          stop(thread, new Error('the .deb reading thread was stopped'));
+          void worker.terminate();
+        }, idleMs).unref();
+      }
+    });
+    worker.on('error', (error: Error) => {
+      stop(thread, error);
+    });
+    worker.on('exit', (code) => {
+      stop(thread, new Error(`a .deb reading thread stopped (exit code ${code})`));
+    });
+    worker.unref();
+    running.add(thread);
+    return thread;
+  };
+  const queuedBytes = (thread: ReadingThread) =>
+    [...thread.pending.values()].reduce((sum, task) => sum + task.bytes, 0);
+  /** The thread with the least to read: an idle one, a new one, or the least busy. */
+  const pick = (): ReadingThread => {
+    const threadsNow = [...running];
+    const idle = threadsNow.find((t) => t.pending.size === 0);
+    if (idle !== undefined || threadsNow.length >= threads) {
+      return (
+        idle ?? threadsNow.reduce((least, t) => (queuedBytes(t) < queuedBytes(least) ? t : least))
+      );
+    }
+    return spawn();
+  };
+
   return {
-    async read(component, debs, bytes) {
+    read(component, debs, bytes) {
       // One buffer of the task's own, moved to the thread rather than copied
       // there: `bytes` are often views of a much larger read.
       const joined = Buffer.allocUnsafeSlow(bytes.reduce((sum, b) => sum + b.length, 0));
@@ -113,14 +188,28 @@ export function createDebReaders(threads = Math.max(1, availableParallelism() - 
         joined.set(content, offset);
         offset += content.length;
       }
-      return pool.run({ component, debs, bytes: joined }, { transferList: [joined.buffer] });
+      const thread = pick();
+      clearTimeout(thread.idle);
+      const seq = (lastSeq += 1);
+      return new Promise((resolve, reject) => {
+        thread.pending.set(seq, { resolve, reject, bytes: joined.length });
+        thread.worker.ref();
+        thread.worker.postMessage({ seq, component, debs, bytes: joined } satisfies ReadTask, [
+          joined.buffer,
+        ]);
+      });
     },
     warm() {
-      if (pool.threads.length === 0) {
-        // An empty task: the thread loads its code meanwhile (about 0.1 s).
-        pool.run({ component: '', debs: [], bytes: new Uint8Array() }).catch(() => undefined);
+      if (running.size === 0) {
+        spawn();
       }
     },
-    close: () => pool.destroy(),
+    async close() {
+      const stopping = [...running];
+      for (const thread of stopping) {
+        stop(thread, new Error('the .deb reading threads were closed'));
+      }
+      await Promise.all(stopping.map((t) => t.worker.terminate()));
+    },
   };
 }

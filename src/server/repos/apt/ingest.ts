@@ -76,6 +76,9 @@ export function isBinaryPackage(path: string): boolean {
   return path.endsWith('.deb') || path.endsWith('.udeb');
 }
 
+/** Bytes of .debs read ahead of the slice being added, when reading threads read them. */
+const readAheadBytes = 64 * 1024 * 1024;
+
 /** .debs (or bytes of them) per task given to a reading thread. */
 const taskDebs = 256;
 const taskBytes = 4 * 1024 * 1024;
@@ -92,6 +95,23 @@ export interface IngestReading {
   readonly readers?: DebReaders | undefined;
   /** Up to how many .debs of a slice are read here rather than in `readers`. */
   readonly readHereUpTo?: number | undefined;
+}
+
+/**
+ * The .debs in slices of `size`, the first ones smaller so that the database
+ * starts adding early; one slice at least (empty without .debs: the sources
+ * are added with the first).
+ */
+function sliced(debs: readonly DebFileRef[], size: number): (readonly DebFileRef[])[] {
+  const slices: (readonly DebFileRef[])[] = [];
+  for (
+    let start = 0, next = Math.ceil(size / 16);
+    start === 0 || start < debs.length;
+    start += next, next = Math.min(size, next * 4)
+  ) {
+    slices.push(debs.slice(start, start + next));
+  }
+  return slices;
 }
 
 type DebFileRef = { readonly artifactId: number; readonly file: IngestArtifact['files'][number] };
@@ -256,23 +276,41 @@ export async function ingestPackages(
   // a slice, from the sixth).
   await sql`set local plan_cache_mode = force_custom_plan`.execute(db);
   const result: IncludeResult = { added: [], replaced: [] };
+  const slices = sliced(debs, sliceSize);
+  const reads: Promise<Binary[]>[] = [];
+  /**
+   * Starts reading every slice up to `last`, and in threads the ones after
+   * it too, up to readAheadBytes of .debs: the threads never wait for the
+   * database.
+   */
+  const readUpTo = (last: number) => {
+    const bytesOf = (slice: readonly DebFileRef[]) => slice.reduce((n, d) => n + d.file.size, 0);
+    let ahead = 0;
+    for (const slice of slices.slice(last + 1, reads.length)) {
+      ahead += bytesOf(slice);
+    }
+    for (const slice of slices.slice(reads.length)) {
+      if (reads.length > last && (reading.readers === undefined || ahead > readAheadBytes)) {
+        break;
+      }
+      const read = readBinaries(reading, slice, suite, component);
+      // Awaited in its turn; handled meanwhile (an include that fails first leaves it).
+      read.catch(() => undefined);
+      if (reads.length > last) {
+        ahead += bytesOf(slice);
+      }
+      reads.push(read);
+    }
+  };
   let adding: Promise<void> | undefined;
   try {
-    // Once at least: the sources are added with the first slice, which is empty without .debs.
-    // The first slices are smaller, so that the database starts adding early.
-    for (
-      let start = 0, size = Math.ceil(sliceSize / 16);
-      start === 0 || start < debs.length;
-      start += size, size = Math.min(sliceSize, size * 4)
-    ) {
-      const binaries = await readBinaries(
-        reading,
-        debs.slice(start, start + size),
-        suite,
-        component,
-      );
+    for (let index = 0; index < slices.length; index++) {
+      readUpTo(index);
+      const binaries = await reads[index];
+      // The next slice is read while this one is added.
+      readUpTo(index + 1);
       await adding;
-      const packages = { binaries, sources };
+      const packages = { binaries: binaries ?? [], sources };
       sources = [];
       adding = addPackages(db, repository, suite, component, packages, force).then((added) => {
         result.added.push(...added.added);
