@@ -22,6 +22,22 @@ function withRepository<P extends TProperties>(body: TObject<P>) {
 }
 const Word = Type.String({ pattern: '^[a-z0-9][a-z0-9.+-]{0,63}$' });
 
+/** Changes a task's message lists one by one; past that many, it counts them (the log lists them all). */
+const listedChanges = 10;
+
+/** A task's message for the changes it made: each of a few, or how many of each kind. */
+function briefly(lines: readonly string[]): string {
+  if (lines.length <= listedChanges) {
+    return lines.join('\n');
+  }
+  const counts = new Map<string, number>();
+  for (const line of lines) {
+    const verb = line.slice(0, line.indexOf(' '));
+    counts.set(verb, (counts.get(verb) ?? 0) + 1);
+  }
+  return `${[...counts].map(([verb, n]) => `${verb} ${n}`).join(', ')} packages (the log lists them)`;
+}
+
 /**
  * Repository changes are server-side tasks (ubuild: "repository-related tasks
  * run on the main node"): they queue like any task, run on a server replica,
@@ -31,11 +47,16 @@ const Word = Type.String({ pattern: '^[a-z0-9][a-z0-9.+-]{0,63}$' });
 export function createAptTaskTypes(deps: PublisherDeps): TaskType[] {
   const publishAfter = async (
     context: ServerTaskContext,
-    summary: string,
+    lines: readonly string[] | string,
   ): Promise<ServerTaskOutcome> => {
     const published = await publishRepository(deps, context.input['repository'] as number);
+    const summary = typeof lines === 'string' ? lines : lines.join('\n');
     await context.log(`${summary}\npublication ${published.number}: ${published.files} files\n`);
-    return { result: 'success', output: { publication: published.number }, message: summary };
+    return {
+      result: 'success',
+      output: { publication: published.number },
+      message: typeof lines === 'string' ? lines : briefly(lines),
+    };
   };
   return [
     defineTaskType({
@@ -55,7 +76,7 @@ export function createAptTaskTypes(deps: PublisherDeps): TaskType[] {
           ...result.added.map((p) => `added ${p}`),
           ...result.replaced.map((p) => `replaced ${p}`),
         ];
-        return publishAfter(context, lines.length === 0 ? 'nothing new' : lines.join('\n'));
+        return publishAfter(context, lines.length === 0 ? 'nothing new' : lines);
       },
     }),
     defineTaskType({
@@ -70,7 +91,10 @@ export function createAptTaskTypes(deps: PublisherDeps): TaskType[] {
           repository: number;
         };
         const removed = await removePackage(deps, repository, request);
-        return publishAfter(context, removed.map((p) => `removed ${p}`).join('\n'));
+        return publishAfter(
+          context,
+          removed.map((p) => `removed ${p}`),
+        );
       },
     }),
     defineTaskType({

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip, gzipSync } from 'node:zlib';
 import type { Db } from '../../db/connect.ts';
 import type { FileStore, StagedFile } from '../../files/file-store.ts';
 import { updateHashState, type HashState, type IndexHashCache } from './index-hashes.ts';
@@ -8,7 +9,7 @@ import {
   indexKeys,
   indexName,
   listChunks,
-  listChunkStanzas,
+  listChunkTexts,
   type IndexRow,
 } from './index.repository.ts';
 import type { IndexFile } from './release.ts';
@@ -50,6 +51,7 @@ interface IndexRef extends IndexRow {
 }
 
 const emptyGzip = gzipSync(Buffer.alloc(0));
+const gzipAsync = promisify(gzip);
 const emptyGzipSha512 = createHash('sha512').update(emptyGzip).digest('hex');
 
 /**
@@ -75,12 +77,31 @@ export async function buildSuiteIndices(
       db,
       indices.map((i) => i.id),
     );
-    for (const index of indices) {
-      await buildIndex(
-        deps,
+    const dirty = indices.map((index) =>
+      chunks.filter(
+        (c) =>
+          c.index_id === index.id && (c.dirty || c.text_sha256 === null || c.gz_sha256 === null),
+      ),
+    );
+    // Every index's chunks asked for at once: the database makes the next
+    // index's while this thread compresses and hashes the one before.
+    const texts = indices.map((index, i) =>
+      listChunkTexts(
         db,
         index,
+        (dirty[i] ?? []).map((c) => c.chunk),
+      ),
+    );
+    for (const pending of texts) {
+      // Awaited in turn below; handled meanwhile, should an earlier index fail.
+      pending.catch(() => undefined);
+    }
+    for (const [i, index] of indices.entries()) {
+      await buildIndex(
+        deps,
+        index,
         chunks.filter((c) => c.index_id === index.id),
+        { dirty: dirty[i] ?? [], texts: (await texts[i]) ?? new Map<number, string>() },
         (path) => previous.get(`dists/${suite.codename}/${path}`),
         result,
       );
@@ -110,18 +131,16 @@ type ChunkRow = Awaited<ReturnType<typeof listChunks>>[number];
 /** One index: its dirty chunks rebuilt, its plain and .gz files described. */
 async function buildIndex(
   deps: IndexBuilderDeps,
-  db: Db,
   index: IndexRef,
   chunks: readonly ChunkRow[],
+  rebuilt: {
+    readonly dirty: readonly ChunkRow[];
+    readonly texts: ReadonlyMap<number, string>;
+  },
   previous: (path: string) => ReturnType<PreviousFiles['get']>,
   result: SuiteIndices,
 ): Promise<void> {
-  const dirty = chunks.filter((c) => c.dirty || c.text_sha256 === null || c.gz_sha256 === null);
-  const stanzas = await listChunkStanzas(
-    db,
-    index,
-    dirty.map((c) => c.chunk),
-  );
+  const { dirty, texts } = rebuilt;
   // Content made here is not in the store until the publication commits: hashed from memory.
   const fresh = new Map<string, Buffer>();
   const stage = async (content: Buffer) => {
@@ -133,13 +152,26 @@ async function buildIndex(
     fresh.set(staged.sha256, content);
     return staged;
   };
+  // The dirty chunks' texts, each compressed on libuv's threads while the
+  // ones after it are made and the ones before it stored.
+  const made = new Map<number, { text: Buffer; gz: Promise<Buffer> }>();
+  for (const chunk of dirty) {
+    const own = texts.get(chunk.chunk);
+    if (own !== undefined) {
+      const text = Buffer.from(own, 'utf8');
+      const gz = gzipAsync(text, { level: 6 });
+      // Awaited in order below; handled meanwhile, should an earlier one fail.
+      gz.catch(() => undefined);
+      made.set(chunk.chunk, { text, gz });
+    }
+  }
   const textParts: string[] = [];
   const gzParts: string[] = [];
   for (const chunk of chunks) {
     let parts = { text: chunk.text_sha256 ?? '', gz: chunk.gz_sha256 ?? '' };
     if (dirty.includes(chunk)) {
-      const own = stanzas.get(chunk.chunk) ?? [];
-      if (own.length === 0) {
+      const own = made.get(chunk.chunk);
+      if (own === undefined) {
         result.chunks.push({
           indexId: index.id,
           chunk: chunk.chunk,
@@ -148,9 +180,7 @@ async function buildIndex(
         });
         continue;
       }
-      // Each stanza is followed by a blank line, so chunks concatenate into an index.
-      const text = Buffer.from(own.map((s) => `${s}\n`).join(''), 'utf8');
-      const [plain, gz] = await Promise.all([stage(text), stage(gzipSync(text, { level: 6 }))]);
+      const [plain, gz] = await Promise.all([stage(own.text), own.gz.then(stage)]);
       result.chunks.push({
         indexId: index.id,
         chunk: chunk.chunk,

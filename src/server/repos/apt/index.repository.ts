@@ -136,43 +136,42 @@ export interface IndexRow {
 }
 
 /**
- * The stanzas of some chunks of an index, by chunk, each chunk's ordered by
- * package name: a Packages index lists its architecture's binaries and the
- * `all` ones.
+ * The text of some chunks of an index, by chunk: each chunk's stanzas
+ * ordered by package name, each followed by a blank line so that chunks
+ * concatenate into an index. A Packages index lists its architecture's
+ * binaries and the `all` ones. A chunk with no stanzas left is absent.
+ * PostgreSQL joins each chunk's stanzas: one row a chunk rather than one a
+ * package (20,000 stanzas: a third of the time, and no string each here).
  */
-export async function listChunkStanzas(
+export async function listChunkTexts(
   db: Db,
   index: IndexRow,
   chunks: readonly number[],
-): Promise<Map<number, string[]>> {
+): Promise<Map<number, string>> {
+  const joined = sql<string>`string_agg(stanza || ${'\n'}, '' order by package${sql.raw(
+    index.kind === 'packages' ? ', architecture' : '',
+  )})`.as('text');
   const rows = await inSlices(chunks, stanzaChunksPerQuery, (slice) =>
     index.kind === 'packages'
       ? db
           .selectFrom('apt_binaries')
-          .select(['chunk', 'stanza'])
+          .select(['chunk', joined])
           .where('suite_id', '=', index.suite_id)
           .where('component', '=', index.component)
           .where('chunk', 'in', slice)
           .where('architecture', 'in', [index.architecture, 'all'])
-          .orderBy('chunk')
-          .orderBy('package')
-          .orderBy('architecture')
+          .groupBy('chunk')
           .execute()
       : db
           .selectFrom('apt_sources')
-          .select(['chunk', 'stanza'])
+          .select(['chunk', joined])
           .where('suite_id', '=', index.suite_id)
           .where('component', '=', index.component)
           .where('chunk', 'in', slice)
-          .orderBy('chunk')
-          .orderBy('package')
+          .groupBy('chunk')
           .execute(),
   );
-  const stanzas = new Map<number, string[]>(chunks.map((chunk) => [chunk, []]));
-  for (const row of rows) {
-    stanzas.get(row.chunk)?.push(row.stanza);
-  }
-  return stanzas;
+  return new Map(rows.map((row) => [row.chunk, row.text]));
 }
 
 /**

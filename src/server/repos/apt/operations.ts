@@ -1,14 +1,9 @@
+import { sql } from 'kysely';
 import { KilnError } from '../../../protocol/errors.ts';
 import type { CopyBody, IncludeBody, RemoveBody } from '../../../protocol/repos.schema.ts';
-import { listArtifactFiles } from '../../artifacts/artifact.repository.ts';
+import { listFilesOfArtifacts } from '../../artifacts/artifact.repository.ts';
 import type { Db } from '../../db/connect.ts';
-import {
-  ingestPackages,
-  isBinaryPackage,
-  readHereUpTo,
-  type IncludeResult,
-  type IngestArtifact,
-} from './ingest.ts';
+import { ingestPackages, readHereUpTo, type IncludeResult, type IngestArtifact } from './ingest.ts';
 import { ensureIndices, indexKeys, indexName, markIndexChunks } from './index.repository.ts';
 import { deleteBinaries, deleteSources, addBinaries, insertSource } from './package.repository.ts';
 import { lockRepository, type PublisherDeps } from './publisher.ts';
@@ -39,29 +34,51 @@ async function load(
   return { repository, suite };
 }
 
+/**
+ * Starts a reading thread now when the artifacts hold more .debs than an
+ * include reads itself: it loads its code (~0.1 s) while the include lists
+ * and locks what it needs.
+ */
+async function warmReaders(deps: PublisherDeps, artifacts: readonly number[]): Promise<void> {
+  if (deps.debReaders === undefined) {
+    return;
+  }
+  const { count } = await deps.db
+    .selectFrom('artifact_files')
+    .select((eb) => eb.fn.countAll<string>().as('count'))
+    .where('artifact_id', '=', sql<number>`any(${[...artifacts]}::bigint[])`)
+    .where((eb) => eb.or([eb('path', 'like', '%.deb'), eb('path', 'like', '%.udeb')]))
+    .executeTakeFirstOrThrow();
+  if (Number(count) > (deps.readHereUpTo ?? readHereUpTo)) {
+    deps.debReaders.warm();
+  }
+}
+
 /** Adds the packages of artifacts (read once, here) to a suite. */
 export async function includeArtifacts(
   deps: PublisherDeps,
   repositoryId: number,
   request: IncludeBody,
 ): Promise<IncludeResult> {
+  await warmReaders(deps, request.artifacts);
   const { repository, suite } = await load(deps.db, repositoryId, request.suite);
   const component = request.component ?? suite.components[0] ?? 'main';
   if (!suite.components.includes(component)) {
     throw new KilnError('bad_request', `suite ${suite.codename} has no component ${component}`);
   }
-  const artifacts: IngestArtifact[] = [];
-  let debs = 0;
-  for (const id of request.artifacts) {
-    const row = await deps.db
-      .selectFrom('artifacts')
-      .select(['id', 'type'])
-      .where('id', '=', id)
-      .executeTakeFirst();
-    if (row === undefined) {
-      throw new KilnError('not_found', `artifact ${id} not found`);
-    }
-    const files = await listArtifactFiles(deps.db, id);
+  const rows = await deps.db
+    .selectFrom('artifacts')
+    .select(['id', 'type'])
+    .where('id', '=', sql<number>`any(${request.artifacts}::bigint[])`)
+    .execute();
+  const types = new Map(rows.map((r) => [r.id, r.type]));
+  const missing = request.artifacts.find((id) => !types.has(id));
+  if (missing !== undefined) {
+    throw new KilnError('not_found', `artifact ${missing} not found`);
+  }
+  const filesOf = await listFilesOfArtifacts(deps.db, request.artifacts);
+  const artifacts: IngestArtifact[] = request.artifacts.map((id) => {
+    const files = filesOf.get(id) ?? [];
     const incomplete = files.find((f) => !f.complete);
     if (incomplete !== undefined) {
       throw new KilnError(
@@ -69,12 +86,8 @@ export async function includeArtifacts(
         `${incomplete.path} of artifact ${id} is not uploaded yet`,
       );
     }
-    artifacts.push({ id: row.id, type: row.type, files });
-    debs += files.filter((f) => isBinaryPackage(f.path)).length;
-    if (debs > (deps.readHereUpTo ?? readHereUpTo)) {
-      deps.debReaders?.warm();
-    }
-  }
+    return { id, type: types.get(id) ?? '', files };
+  });
   const force = request.force === true;
   return deps.db.transaction().execute(async (db) => {
     await holdForChange(
