@@ -118,6 +118,7 @@ export async function uploadContents(
     );
   }
   const staged: StagedFile[] = [];
+  let files: ArtifactFile[] = [];
   const writing = new Set<Promise<void>>();
   const failures: unknown[] = [];
   const throwIfFailed = () => {
@@ -171,8 +172,9 @@ export async function uploadContents(
     );
     await Promise.all(writing);
     throwIfFailed();
-    await changeArtifact(deps, actor, id, async (db) => {
-      const current = new Map((await listArtifactFiles(db, id)).map((f) => [f.path, f.sha256]));
+    files = await changeArtifact(deps, actor, id, async (db) => {
+      const rows = await listArtifactFiles(db, id);
+      const current = new Map(rows.map((f) => [f.path, f.sha256]));
       if (expected.some((f) => current.get(f.path) !== f.sha256)) {
         throw new KilnError('conflict', `the files of artifact ${id} changed during the upload`);
       }
@@ -191,10 +193,15 @@ export async function uploadContents(
         expected.map((f) => f.sha256),
       );
       await touchArtifact(db, id);
+      // As the rows are now, without reading them again.
+      const received = new Set(expected.map((f) => f.sha256));
+      return rows.map((row) =>
+        toFile({ ...row, complete: row.complete || received.has(row.sha256) }),
+      );
     });
   } finally {
     await Promise.allSettled(writing);
     await Promise.all(staged.map((f) => f.discard()));
   }
-  return (await listArtifactFiles(deps.db, id)).map(toFile);
+  return files;
 }
