@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
+import { sql } from 'kysely';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { createCast, createWorkspaceFixture, type Cast } from '../helpers/permission-fixtures.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -21,6 +22,28 @@ forEachDatabase((backend) => {
     assert.equal((await owner.delete(`/api/v1/workspaces/${workspace}`)).status, 204);
     assert.equal((await owner.get(`/api/v1/workspaces/${workspace}`)).status, 404);
     assert.equal((await owner.get(`/api/v1/artifacts/${artifacts.owner.id}`)).status, 404);
+    // An artifact's files have no foreign key (migration 0017): a trigger deletes them.
+    const { rows } = await sql<{ orphans: number }>`
+      select count(*)::int as orphans from artifact_files f
+      where not exists (select 1 from artifacts a where a.id = f.artifact_id)`.execute(
+      server.database.db,
+    );
+    assert.equal(rows[0]?.orphans, 0);
+  });
+
+  it("deletes an artifact's files with it", async () => {
+    const { artifacts } = await createWorkspaceFixture(cast, 'public');
+    const owner = cast.as('owner');
+    const id = artifacts.owner.id;
+    const files = () =>
+      server.database.db
+        .selectFrom('artifact_files')
+        .select('path')
+        .where('artifact_id', '=', id)
+        .execute();
+    assert.notEqual((await files()).length, 0);
+    assert.equal((await owner.delete(`/api/v1/artifacts/${id}`)).status, 204);
+    assert.deepEqual(await files(), []);
   });
 
   it('keeps a workspace, untouched, while another workspace refers to it', async () => {

@@ -3,6 +3,7 @@ import { KilnError } from '../../protocol/errors.ts';
 import { assertFileName } from '../../protocol/file-names.ts';
 import type { Actor } from '../auth/actor.ts';
 import type { Db } from '../db/connect.ts';
+import type { ArtifactFileRow } from '../db/schema.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import { authorizeArtifact } from './artifact-access.ts';
 import { changeArtifact, type ArtifactDeps } from './artifact-change.ts';
@@ -43,7 +44,7 @@ export async function declareFiles(
   actor: Actor,
   artifactId: number,
   files: readonly FileDeclaration[],
-): Promise<void> {
+): Promise<ArtifactFileRow[]> {
   const known = await lockContentReadableBy(
     db,
     actor,
@@ -58,16 +59,15 @@ export async function declareFiles(
       );
     }
   }
-  await insertArtifactFiles(
-    db,
-    files.map((f) => ({
-      artifact_id: artifactId,
-      path: f.path,
-      sha256: f.sha256,
-      size: f.size,
-      complete: known.has(f.sha256),
-    })),
-  );
+  const rows = files.map((f) => ({
+    artifact_id: artifactId,
+    path: f.path,
+    sha256: f.sha256,
+    size: f.size,
+    complete: known.has(f.sha256),
+  }));
+  await insertArtifactFiles(db, rows);
+  return rows;
 }
 
 export async function attachFile(

@@ -23,19 +23,32 @@ export function toSummary(row: ArtifactWithNames): ArtifactSummary {
   };
 }
 
+/** Strings in the order of their UTF-8 bytes: as the database's collation sorts paths. */
+function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
 /** An artifact file row as the API shows it. */
 export function toFile(row: ArtifactFileRow): ArtifactFile {
   return { path: row.path, size: row.size, sha256: row.sha256, complete: row.complete };
 }
 
-/** An artifact the actor may read, whole: its files and the relations the actor can see. */
+/**
+ * An artifact the actor may read, whole: its files and the relations the
+ * actor can see. `files`, when the caller has just written them, are shown
+ * as listing them would (in path order).
+ */
 export async function showArtifact(
   deps: ArtifactDeps,
   actor: Actor,
   id: number,
+  written?: readonly ArtifactFileRow[],
 ): Promise<Artifact> {
   const { artifact } = await authorizeArtifact(deps.db, actor, id, 'read');
-  const files = await listArtifactFiles(deps.db, artifact.id);
+  const files =
+    written === undefined
+      ? await listArtifactFiles(deps.db, artifact.id)
+      : [...written].sort((a, b) => byteOrder(a.path, b.path));
   const relations = await listVisibleRelations(deps.db, artifact.id, actor);
   return {
     ...toSummary(artifact),

@@ -180,12 +180,13 @@ export async function deleteArtifact(db: Db, id: number): Promise<void> {
   await db.deleteFrom('artifacts').where('id', '=', id).execute();
 }
 
+/** An artifact's files in the byte order of their paths (whatever the database's collation). */
 export function listArtifactFiles(db: Db, id: number): Promise<ArtifactFileRow[]> {
   return db
     .selectFrom('artifact_files')
     .selectAll()
     .where('artifact_id', '=', id)
-    .orderBy('path')
+    .orderBy(sql`path collate "C"`)
     .execute();
 }
 
@@ -202,7 +203,7 @@ export async function listFilesOfArtifacts(
           .selectAll()
           .where('artifact_id', '=', sql<number>`any(${[...ids]}::bigint[])`)
           .orderBy('artifact_id')
-          .orderBy('path')
+          .orderBy(sql`path collate "C"`)
           .execute();
   const files = new Map<number, ArtifactFileRow[]>(ids.map((id) => [id, []]));
   for (const row of rows) {
@@ -281,7 +282,7 @@ export async function lockContentReadableBy(
   const stored = await db
     .selectFrom('files')
     .select(['sha256', 'size'])
-    .where('sha256', 'in', [...sha256s])
+    .where('sha256', '=', sql<string>`any(${[...sha256s]}::text[])`)
     .forShare()
     .execute();
   if (stored.length === 0) {
@@ -293,11 +294,7 @@ export async function lockContentReadableBy(
     .innerJoin('workspaces', 'workspaces.id', 'a.workspace_id')
     .select('af.sha256')
     .distinct()
-    .where(
-      'af.sha256',
-      'in',
-      stored.map((s) => s.sha256),
-    )
+    .where('af.sha256', '=', sql<string>`any(${stored.map((s) => s.sha256)}::text[])`)
     .where('af.complete', '=', true)
     .where(visibleWorkspaces(actor))
     .execute();

@@ -66,7 +66,7 @@ export async function createArtifact(
       : access.workspace.default_expiration === null
         ? null
         : new Date(Date.now() + access.workspace.default_expiration * 1000);
-  const id = await deps.db.transaction().execute(async (trx) => {
+  const { id, declared } = await deps.db.transaction().execute(async (trx) => {
     const row = await insertArtifact(trx, {
       workspace_id: access.workspace.id,
       type: request.type,
@@ -75,7 +75,7 @@ export async function createArtifact(
       created_by_task: actor.kind === 'task' ? actor.taskId : null,
       expires_at: expiresAt,
     });
-    await declareFiles(trx, actor, row.id, files);
+    const declared = await declareFiles(trx, actor, row.id, files);
     await insertRelations(
       trx,
       relations.map((r) => ({ artifact_id: row.id, target_id: r.target, type: r.type })),
@@ -83,9 +83,10 @@ export async function createArtifact(
     if (actor.kind === 'task') {
       await recordTaskOutput(trx, actor.taskId, row.id);
     }
-    return row.id;
+    return { id: row.id, declared };
   });
-  return showArtifact(deps, actor, id);
+  // Its files as declared: thousands of rows need not be read back.
+  return showArtifact(deps, actor, id, declared);
 }
 
 /**

@@ -98,20 +98,31 @@ export interface IngestReading {
 }
 
 /**
- * The .debs in slices of `size`, the first ones smaller so that the database
- * starts adding early; one slice at least (empty without .debs: the sources
- * are added with the first).
+ * The .debs in slices of at most `size`: the first ones smaller, so that the
+ * database starts adding early, and the last ones too, so that little is
+ * left to add once the last .deb is read. One slice at least (empty without
+ * .debs: the sources are added with the first).
  */
 function sliced(debs: readonly DebFileRef[], size: number): (readonly DebFileRef[])[] {
-  const slices: (readonly DebFileRef[])[] = [];
-  for (
-    let start = 0, next = Math.ceil(size / 16);
-    start === 0 || start < debs.length;
-    start += next, next = Math.min(size, next * 4)
-  ) {
-    slices.push(debs.slice(start, start + next));
+  const front: number[] = [];
+  const back: number[] = [];
+  let left = debs.length;
+  for (let next = Math.ceil(size / 16); left > 0; next = Math.min(size, next * 4)) {
+    for (const end of next < size ? [front, back] : [front]) {
+      const taken = Math.min(next, left);
+      if (taken > 0) {
+        end.push(taken);
+        left -= taken;
+      }
+    }
   }
-  return slices;
+  const slices: (readonly DebFileRef[])[] = [];
+  let start = 0;
+  for (const count of [...front, ...back.reverse()]) {
+    slices.push(debs.slice(start, start + count));
+    start += count;
+  }
+  return slices.length === 0 ? [[]] : slices;
 }
 
 type DebFileRef = { readonly artifactId: number; readonly file: IngestArtifact['files'][number] };
