@@ -419,25 +419,21 @@ export async function addPackages(
     })),
     ...packages.sources.flatMap((s) => s.files),
   ];
-  const existing = await findPoolFiles(
-    db,
-    repository.id,
-    pool.map((p) => p.path),
-  );
-  // The repository is held (see `holdForChange`): no other change adds to its pool meanwhile.
-  const added = new Map<string, (typeof pool)[number]>();
+  const inConflict = (path: string) =>
+    new KilnError('conflict', `${path} is already in the pool with other content`);
+  const wanted = new Map<string, (typeof pool)[number]>();
   for (const file of pool) {
-    const current = existing.get(file.path) ?? added.get(file.path)?.sha256;
-    if (current !== undefined && current !== file.sha256) {
-      throw new KilnError('conflict', `${file.path} is already in the pool with other content`);
+    if ((wanted.get(file.path)?.sha256 ?? file.sha256) !== file.sha256) {
+      throw inConflict(file.path);
     }
-    if (current === undefined) {
-      added.set(file.path, file);
-    }
+    wanted.set(file.path, file);
   }
-  await insertPoolFiles(
+  // Added where the pool has nothing yet, which for a large change is
+  // nearly everything; the paths it has are looked up after, not all before.
+  // The repository is held (see `holdForChange`): no other change adds to its pool meanwhile.
+  const inserted = await insertPoolFiles(
     db,
-    [...added.values()].map((p) => ({
+    [...wanted.values()].map((p) => ({
       repository_id: repository.id,
       path: p.path,
       sha256: p.sha256,
@@ -445,20 +441,37 @@ export async function addPackages(
       artifact_id: p.artifactId,
     })),
   );
+  const there = [...wanted.values()].filter((f) => !inserted.has(f.path));
+  const existing = await findPoolFiles(
+    db,
+    repository.id,
+    there.map((f) => f.path),
+  );
+  for (const file of there) {
+    if (existing.get(file.path) !== file.sha256) {
+      throw inConflict(file.path);
+    }
+  }
   const indices = await ensureIndices(db, suite.id, indexKeys([component], suite.architectures));
   const result: IncludeResult = { added: [], replaced: [] };
-  const current = await findBinaries(db, suite.id, packages.binaries);
-  const fresh: NewBinary[] = [];
-  for (const binary of packages.binaries) {
-    const { artifactId: _a, sha256: _s, size: _z, ...row } = binary;
-    const key = `${binary.component}/${binary.package}/${binary.architecture}`;
-    const old = current.get(key);
-    const label = `${binary.package} ${binary.version} ${binary.architecture}`;
-    if (old === undefined) {
-      fresh.push(row);
-      result.added.push(label);
-    } else if (old.version !== binary.version) {
-      if (compareVersions(binary.version, old.version) < 0 && !force) {
+  const rows = packages.binaries.map(({ artifactId: _a, sha256: _s, size: _z, ...row }) => row);
+  // Likewise: the binaries the suite has already (another version) are looked up after.
+  const fresh = await addBinaries(db, indices, suite.id, component, rows);
+  const others: NewBinary[] = [];
+  for (const binary of rows) {
+    // Taken once: the same package twice in a change is compared with the first.
+    if (fresh.delete(`${binary.package}/${binary.architecture}`)) {
+      result.added.push(`${binary.package} ${binary.version} ${binary.architecture}`);
+    } else {
+      others.push(binary);
+    }
+  }
+  const current = await findBinaries(db, suite.id, others);
+  for (const row of others) {
+    const old = current.get(`${row.component}/${row.package}/${row.architecture}`);
+    const label = `${row.package} ${row.version} ${row.architecture}`;
+    if (old !== undefined && old.version !== row.version) {
+      if (compareVersions(row.version, old.version) < 0 && !force) {
         throw new KilnError(
           'conflict',
           `${label} is older than ${old.version} in ${suite.codename} (force to replace)`,
@@ -468,7 +481,6 @@ export async function addPackages(
       result.replaced.push(`${label} (was ${old.version})`);
     }
   }
-  await addBinaries(db, indices, suite.id, component, fresh);
   for (const source of packages.sources) {
     const label = `${source.package} ${source.version} source`;
     const old = await findSource(db, suite.id, component, source.package);

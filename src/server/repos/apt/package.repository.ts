@@ -32,6 +32,7 @@ export async function findPoolFiles(
   return new Map(rows.map((row) => [row.path, row.sha256]));
 }
 
+/** Adds pool files at the paths the pool has nothing at yet; returns those paths. */
 export async function insertPoolFiles(
   db: Db,
   rows: readonly {
@@ -41,14 +42,17 @@ export async function insertPoolFiles(
     size: number;
     artifact_id: number;
   }[],
-): Promise<void> {
-  await inSlices(rows, bulkSlice, (slice) =>
+): Promise<Set<string>> {
+  const inserted = await inSlices(rows, bulkSlice, (slice) =>
     db
       .insertInto('apt_pool')
       .columns(columnNames(poolColumns))
       .expression(unnestRows(slice, poolColumns))
+      .onConflict((oc) => oc.columns(['repository_id', 'path']).doNothing())
+      .returning('path')
       .execute(),
   );
+  return new Set(inserted.map((row) => row.path));
 }
 
 const poolColumns = [
@@ -101,8 +105,10 @@ interface ChunkedBinary extends NewBinary {
 }
 
 /**
- * Adds binaries to one component of a suite: they fill its last chunk, then
- * new ones, and the chunks of the indices listing them are marked dirty.
+ * Adds binaries to one component of a suite, but not over a binary of the
+ * same package and architecture it has (of whichever version): they fill its
+ * last chunk, then new ones, and the chunks of the indices listing them are
+ * marked dirty. Returns the `package/architecture` of each one added.
  */
 export async function addBinaries(
   db: Db,
@@ -110,26 +116,33 @@ export async function addBinaries(
   suiteId: number,
   component: string,
   binaries: readonly NewBinary[],
-): Promise<void> {
+): Promise<Set<string>> {
   const chunks = await nextChunks(db, 'apt_binaries', suiteId, component, binaries.length);
-  const rows = binaries.map((row, i) => ({ ...row, chunk: chunks[i] ?? 0 }));
-  await inSlices(rows, bulkSlice, (slice) =>
-    db
-      .insertInto('apt_binaries')
-      .columns(columnNames(binaryColumns))
-      .expression(unnestRows(slice, binaryColumns))
-      .execute(),
+  const inserted = await inSlices(
+    binaries.map((row, i) => ({ ...row, chunk: chunks[i] ?? 0 })),
+    bulkSlice,
+    (slice) =>
+      db
+        .insertInto('apt_binaries')
+        .columns(columnNames(binaryColumns))
+        .expression(unnestRows(slice, binaryColumns))
+        .onConflict((oc) =>
+          oc.columns(['suite_id', 'component', 'package', 'architecture']).doNothing(),
+        )
+        .returning(['package', 'architecture', 'chunk'])
+        .execute(),
   );
   await markChunks(
     db,
     indices,
-    rows.map((b) => ({
+    inserted.map((b) => ({
       kind: 'packages',
       component,
       architecture: b.architecture,
       chunk: b.chunk,
     })),
   );
+  return new Set(inserted.map((b) => `${b.package}/${b.architecture}`));
 }
 
 const binaryColumns = [
