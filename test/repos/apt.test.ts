@@ -391,6 +391,43 @@ forEachDatabase((backend) => {
     });
   });
 
+  describe('one change with two versions of a package', () => {
+    it('compares the second with the first, in one slice or across two', async () => {
+      await createRepository('pub', 'twice', ['amd64']);
+      const debs = join(work, 'twice');
+      const deb = (dir: string, name: string, version: string) =>
+        buildDeb(join(debs, dir), { name, version, architecture: 'amd64' });
+      // Read in path order, two at a time: [aaa] [pair 10.0, pair 2.0] [solo, twin 1.0] [twin 1.1].
+      const artifact = await uploadDebs(alice, 'pub', [
+        await deb('a', 'aaa', '1'),
+        await deb('b', 'pair', '10.0'),
+        await deb('c', 'pair', '2.0'),
+        await deb('d', 'solo', '1'),
+        await deb('e', 'twin', '1.0'),
+        await deb('f', 'twin', '1.1'),
+      ]);
+      const refused = await operate(alice, 'pub', 'twice', 'include', {
+        suite: 'bookworm',
+        artifacts: [artifact],
+      });
+      assert.equal(refused.result, 'failure');
+      assert.match(refused.message ?? '', /pair 2\.0 amd64 is older than 10\.0 in bookworm/);
+      assert.deepEqual(await packageLines(alice, 'pub', 'twice'), []);
+      const forced = await operate(alice, 'pub', 'twice', 'include', {
+        suite: 'bookworm',
+        artifacts: [artifact],
+        force: true,
+      });
+      assert.equal(forced.result, 'success', forced.message ?? '');
+      assert.deepEqual(await packageLines(alice, 'pub', 'twice'), [
+        'bookworm aaa 1 amd64',
+        'bookworm pair 2.0 amd64',
+        'bookworm solo 1 amd64',
+        'bookworm twin 1.1 amd64',
+      ]);
+    });
+  });
+
   describe('history', () => {
     it('serves every kept publication at a stable URL and makes an old one current again', async () => {
       const { key, url } = await createRepository('pub', 'history', ['amd64']);
