@@ -133,7 +133,10 @@ export function createDebReaders(threads = Math.max(1, availableParallelism() - 
   };
   const spawn = (): ReadingThread => {
     const thread: ReadingThread = {
-      worker: new Worker(new URL('./deb-reader.worker.ts', import.meta.url)),
+      worker: new Worker(new URL('./deb-reader.worker.ts', import.meta.url), {
+        // A task's garbage dies young; what a thread keeps is its code.
+        resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 },
+      }),
       pending: new Map(),
       idle: undefined,
     };

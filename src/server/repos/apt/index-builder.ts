@@ -83,20 +83,24 @@ export async function buildSuiteIndices(
           c.index_id === index.id && (c.dirty || c.text_sha256 === null || c.gz_sha256 === null),
       ),
     );
-    // Every index's chunks asked for at once: the database makes the next
-    // index's while this thread compresses and hashes the one before.
-    const texts = indices.map((index, i) =>
-      listChunkTexts(
-        db,
-        index,
-        (dirty[i] ?? []).map((c) => c.chunk),
-      ),
-    );
-    for (const pending of texts) {
-      // Awaited in turn below; handled meanwhile, should an earlier index fail.
-      pending.catch(() => undefined);
-    }
+    // Each index's chunks asked for while the one before is built: the
+    // database makes them while this thread compresses and hashes.
+    const texts: Promise<Map<number, string>>[] = [];
+    const ask = (i: number) => {
+      const index = indices[i];
+      if (index !== undefined && texts[i] === undefined) {
+        texts[i] = listChunkTexts(
+          db,
+          index,
+          (dirty[i] ?? []).map((c) => c.chunk),
+        );
+        // Awaited in its turn; handled meanwhile, should the index before fail.
+        texts[i].catch(() => undefined);
+      }
+    };
     for (const [i, index] of indices.entries()) {
+      ask(i);
+      ask(i + 1);
       await buildIndex(
         deps,
         index,

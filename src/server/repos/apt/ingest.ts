@@ -76,7 +76,12 @@ export function isBinaryPackage(path: string): boolean {
   return path.endsWith('.deb') || path.endsWith('.udeb');
 }
 
-/** Bytes of .debs read ahead of the slice being added, when reading threads read them. */
+/**
+ * Slices, and bytes of .debs, read ahead of the slice being added when
+ * reading threads read them: enough that they do not wait for the
+ * database, few enough that what they have read does not pile up.
+ */
+const readAheadSlices = 2;
 const readAheadBytes = 64 * 1024 * 1024;
 
 /** .debs (or bytes of them) per task given to a reading thread. */
@@ -290,9 +295,8 @@ export async function ingestPackages(
   const slices = sliced(debs, sliceSize);
   const reads: Promise<Binary[]>[] = [];
   /**
-   * Starts reading every slice up to `last`, and in threads the ones after
-   * it too, up to readAheadBytes of .debs: the threads never wait for the
-   * database.
+   * Starts reading every slice up to `last`, and in threads a few after it
+   * too (readAheadSlices, readAheadBytes).
    */
   const readUpTo = (last: number) => {
     const bytesOf = (slice: readonly DebFileRef[]) => slice.reduce((n, d) => n + d.file.size, 0);
@@ -301,7 +305,12 @@ export async function ingestPackages(
       ahead += bytesOf(slice);
     }
     for (const slice of slices.slice(reads.length)) {
-      if (reads.length > last && (reading.readers === undefined || ahead > readAheadBytes)) {
+      if (
+        reads.length > last &&
+        (reading.readers === undefined ||
+          reads.length > last + readAheadSlices ||
+          ahead > readAheadBytes)
+      ) {
         break;
       }
       const read = readBinaries(reading, slice, suite, component);
