@@ -15,6 +15,7 @@ import { createAptClient, type AptSourceSpec } from '../helpers/apt.ts';
 import { createWorkspace, expectError, expectStatus } from '../helpers/artifacts.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { buildDeb } from '../helpers/debs.ts';
+import { listChunks, saveChunks } from '../../src/server/repos/apt/index.repository.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import {
   change,
@@ -514,6 +515,63 @@ forEachDatabase((backend) => {
       assert.equal(await arm.candidate('bb'), '1', 'arch all is listed for the new architecture');
     });
   });
+  describe('saving rebuilt chunks', () => {
+    it('saves them all if none changed since it read them, else none', async () => {
+      await createRepository('pub', 'chunks', ['amd64']);
+      const artifact = await uploadDebs(alice, 'pub', [
+        await buildDeb(join(work, 'chunks'), { name: 'one', version: '1', architecture: 'amd64' }),
+      ]);
+      await change(alice, 'pub', 'chunks', 'include', { suite: 'bookworm', artifacts: [artifact] });
+      const { db } = server.database;
+      const indices = await db
+        .selectFrom('apt_indices as i')
+        .innerJoin('apt_suites as s', 's.id', 'i.suite_id')
+        .innerJoin('apt_repositories as r', 'r.id', 's.repository_id')
+        .select('i.id')
+        .where('r.name', '=', 'chunks')
+        .execute();
+      const chunks = await listChunks(
+        db,
+        indices.map((i) => i.id),
+      );
+      assert.ok(chunks.length > 0);
+      const files = {
+        text_sha256: 'a'.repeat(64),
+        text_size: 1,
+        gz_sha256: 'b'.repeat(64),
+        gz_size: 2,
+      };
+      const updates = chunks.map((c) => ({
+        indexId: c.index_id,
+        chunk: c.chunk,
+        version: c.version,
+        files,
+      }));
+      await db
+        .transaction()
+        .execute(async (trx) => {
+          assert.equal(await saveChunks(trx, updates), true);
+          // Now in another version: the same updates are stale, and save nothing.
+          assert.equal(await saveChunks(trx, updates), false);
+          const saved = await listChunks(
+            trx,
+            indices.map((i) => i.id),
+          );
+          assert.deepEqual(
+            saved.map((c) => [c.text_sha256, c.gz_size, c.dirty]),
+            chunks.map(() => ['a'.repeat(64), 2, false]),
+          );
+          // Left as they were.
+          throw new Error('roll back');
+        })
+        .catch((error: unknown) => {
+          if ((error as Error).message !== 'roll back') {
+            throw error;
+          }
+        });
+    });
+  });
+
   describe('deleting', () => {
     /** Pool rows and binaries left without their repository or suite (they have no foreign keys). */
     const orphans = async () => {

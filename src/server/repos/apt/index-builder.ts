@@ -10,6 +10,7 @@ import {
   indexName,
   listChunks,
   listChunkTexts,
+  type SavedChunk,
   type IndexRow,
 } from './index.repository.ts';
 import type { IndexFile } from './release.ts';
@@ -27,14 +28,7 @@ export type PreviousFiles = ReadonlyMap<
 >;
 
 /** A rebuilt chunk: its new content, or undefined when it has no entries left. */
-export interface ChunkUpdate {
-  readonly indexId: number;
-  readonly chunk: number;
-  /** The version of the chunk's row it was rebuilt from. */
-  readonly version: string;
-  readonly files:
-    { text_sha256: string; text_size: number; gz_sha256: string; gz_size: number } | undefined;
-}
+export type ChunkUpdate = SavedChunk;
 
 /** A suite's index files, and what must be recorded with the publication that lists them. */
 export interface SuiteIndices {

@@ -7,7 +7,7 @@ import type { Signer } from '../../signer/signer.ts';
 import type { DebReaders } from './deb-readers.ts';
 import { buildSuiteIndices, type ChunkUpdate, type PreviousFiles } from './index-builder.ts';
 import type { IndexHashCache } from './index-hashes.ts';
-import { describeDirtyChunks, saveChunk } from './index.repository.ts';
+import { describeDirtyChunks, saveChunks } from './index.repository.ts';
 import { releaseText, type IndexFile } from './release.ts';
 import {
   findRepositoryById,
@@ -108,11 +108,9 @@ async function record(
       if ((await stateOf(db, repositoryId)) !== prepared.state) {
         return undefined;
       }
-      for (const update of prepared.chunks) {
-        // Changed since it was read (by a change that committed after the check above).
-        if (!(await saveChunk(db, update))) {
-          throw new ChangedMeanwhile();
-        }
+      // A chunk changed since it was read (by a change that committed after the check above).
+      if (!(await saveChunks(db, prepared.chunks))) {
+        throw new ChangedMeanwhile();
       }
       // One sync for everything this publication stored, before it is recorded.
       const moved = await recordStagedContents(db, [...prepared.staged, ...releaseFiles]);
