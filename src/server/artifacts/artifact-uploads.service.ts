@@ -84,9 +84,14 @@ export async function uploadFile(
   return { ...toFile(declared), complete: true };
 }
 
-/** Parts up to this size are read into memory, so that several are written at once. */
+/**
+ * Parts up to this size are read into memory and staged together, up to
+ * this many or this many bytes at once.
+ */
 const smallPartBytes = 1024 * 1024;
-const writesInFlight = 8;
+const batchParts = 256;
+/** Staged files committed at once (a file of its own is renamed into place). */
+const commitsAtOnce = 8;
 
 /**
  * Receives the contents of all of an artifact's incomplete files in one
@@ -119,23 +124,7 @@ export async function uploadContents(
   }
   const staged: StagedFile[] = [];
   let files: ArtifactFile[] = [];
-  const writing = new Set<Promise<void>>();
-  const failures: unknown[] = [];
-  const throwIfFailed = () => {
-    if (failures.length > 0) {
-      throw failures[0];
-    }
-  };
-  const stage = async (index: number, content: AsyncIterable<Buffer> | Buffer) => {
-    const file = expected[index];
-    if (file === undefined) {
-      return;
-    }
-    const done = await deps.store.stage(
-      Buffer.isBuffer(content) ? content : Readable.from(content),
-      { maxSize: file.size, deferSync: true },
-    );
-    staged.push(done);
+  const check = (file: (typeof expected)[number], done: StagedFile) => {
     if (done.size !== file.size || done.sha256 !== file.sha256) {
       throw new KilnError(
         done.size === file.size ? 'sha256_mismatch' : 'size_mismatch',
@@ -143,35 +132,56 @@ export async function uploadContents(
       );
     }
   };
+  // Small parts, read whole, staged a batch at a time: one write for them all.
+  let batch: { file: (typeof expected)[number]; part: Buffer }[] = [];
+  let batchBytes = 0;
+  const stageBatch = async () => {
+    const taken = batch;
+    batch = [];
+    batchBytes = 0;
+    if (taken.length === 0) {
+      return;
+    }
+    const done = await deps.store.stageMany(
+      taken.map((t) => t.part),
+      { maxSize: smallPartBytes, deferSync: true },
+    );
+    staged.push(...done);
+    for (const [i, { file }] of taken.entries()) {
+      const one = done[i];
+      if (one !== undefined) {
+        check(file, one);
+      }
+    }
+  };
   try {
     await readParts(
       body,
       expected.map((f) => f.size),
       async (index, part) => {
-        if (!Buffer.isBuffer(part)) {
-          await stage(index, part);
+        const file = expected[index];
+        if (file === undefined) {
           return;
         }
-        // Small, and read whole: write while the next ones arrive.
-        while (writing.size >= writesInFlight) {
-          await Promise.race(writing);
+        if (Buffer.isBuffer(part)) {
+          batch.push({ file, part });
+          batchBytes += part.length;
+          if (batch.length >= batchParts || batchBytes >= smallPartBytes) {
+            await stageBatch();
+          }
+          return;
         }
-        throwIfFailed();
-        // A write's failure is kept, not thrown at once: a refusal may come
-        // before anything waits for it, and it leaves the set when it ends.
-        const write: Promise<void> = stage(index, part)
-          .catch((error: unknown) => {
-            failures.push(error);
-          })
-          .finally(() => {
-            writing.delete(write);
-          });
-        writing.add(write);
+        await stageBatch();
+        const done = await deps.store.stage(Readable.from(part), {
+          maxSize: file.size,
+          deferSync: true,
+        });
+        staged.push(done);
+        check(file, done);
       },
       smallPartBytes,
     );
-    await Promise.all(writing);
-    throwIfFailed();
+    await stageBatch();
     files = await changeArtifact(deps, actor, id, async (db) => {
       const rows = await listArtifactFiles(db, id);
       const current = new Map(rows.map((f) => [f.path, f.sha256]));
@@ -183,8 +193,8 @@ export async function uploadContents(
         staged.map((f) => ({ sha256: f.sha256, size: f.size })),
       );
       const commits = staged.filter((f) => added.has(f.sha256));
-      for (let i = 0; i < commits.length; i += writesInFlight) {
-        await Promise.all(commits.slice(i, i + writesInFlight).map((f) => f.commit()));
+      for (let i = 0; i < commits.length; i += commitsAtOnce) {
+        await Promise.all(commits.slice(i, i + commitsAtOnce).map((f) => f.commit()));
       }
       await deps.store.sync(commits.map((f) => f.sha256));
       await markContentsComplete(
@@ -200,7 +210,6 @@ export async function uploadContents(
       );
     });
   } finally {
-    await Promise.allSettled(writing);
     await Promise.all(staged.map((f) => f.discard()));
   }
   return files;

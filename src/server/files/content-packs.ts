@@ -52,6 +52,8 @@ import {
 export interface ContentPacks {
   /** Appends `content` now (not durably); `commit` makes it found under `sha256`. */
   append(content: Buffer, sha256: string): PackedContent;
+  /** As `append` of each, with one write for them all (a batch of small uploads). */
+  appendMany(contents: readonly { content: Buffer; sha256: string }[]): PackedContent[];
   /** Where the content is, looking again on disk first if `fresh`. */
   locate(sha256: string, fresh?: boolean): PackedPlace | undefined;
   /** Reads a place's bytes; undefined if its pack was compacted away meanwhile. */
@@ -344,35 +346,70 @@ export function openContentPacks(
     return true;
   };
 
+  /**
+   * A content appended at `offset`, to commit or discard. It keeps the size,
+   * not the content: a view of a socket's chunk would keep the whole chunk alive.
+   */
+  const placed = (
+    writing: WritingPack,
+    sha256: string,
+    offset: number,
+    size: number,
+  ): PackedContent => {
+    let state: 'staged' | 'committed' | 'discarded' = 'staged';
+    return {
+      commit() {
+        if (state !== 'staged') {
+          return;
+        }
+        state = 'committed';
+        addPlace(writing.pack, sha256, offset, size);
+        pending.push({ writing, sha256, offset, size });
+      },
+      discard() {
+        if (state !== 'staged') {
+          return;
+        }
+        state = 'discarded';
+        writing.unresolved -= 1;
+        sealIfDone(writing);
+      },
+    };
+  };
+
   const contentPacks = {
     append(content: Buffer, sha256: string): PackedContent {
-      const writing = writingPack(content.length);
-      const offset = writing.size;
+      const [packed] = contentPacks.appendMany([{ content, sha256 }]);
+      if (packed === undefined) {
+        throw new Error('unreachable: one content appended gives one place');
+      }
+      return packed;
+    },
+
+    appendMany(contents: readonly { content: Buffer; sha256: string }[]): PackedContent[] {
       // An empty content takes a byte too: places are told apart by offset.
-      writing.size += Math.max(content.length, 1);
-      writeFully(writing.fd, content, offset);
-      writing.unresolved += 1;
-      // Not `content` itself: a view of a socket's chunk would keep the whole chunk alive.
-      const size = content.length;
-      let state: 'staged' | 'committed' | 'discarded' = 'staged';
-      return {
-        commit() {
-          if (state !== 'staged') {
-            return;
-          }
-          state = 'committed';
-          addPlace(writing.pack, sha256, offset, size);
-          pending.push({ writing, sha256, offset, size });
-        },
-        discard() {
-          if (state !== 'staged') {
-            return;
-          }
-          state = 'discarded';
-          writing.unresolved -= 1;
-          sealIfDone(writing);
-        },
-      };
+      const spans = contents.map(({ content }) => Math.max(content.length, 1));
+      const total = spans.reduce((sum, span) => sum + span, 0);
+      const writing = writingPack(total);
+      const start = writing.size;
+      writing.size += total;
+      const only = contents.length === 1 ? contents[0]?.content : undefined;
+      // One content is written as it is; several, joined (a byte of zero for an empty one).
+      const bytes =
+        only !== undefined && only.length === total
+          ? only
+          : Buffer.concat(
+              contents.map(({ content }) => (content.length === 0 ? Buffer.alloc(1) : content)),
+              total,
+            );
+      writeFully(writing.fd, bytes, start);
+      writing.unresolved += contents.length;
+      let offset = start;
+      return contents.map(({ content, sha256 }, i) => {
+        const at = offset;
+        offset += spans[i] ?? 1;
+        return placed(writing, sha256, at, content.length);
+      });
     },
 
     locate(sha256: string, fresh = false): PackedPlace | undefined {

@@ -13,6 +13,12 @@ export interface FileStore {
    * Buffer: written at once, without a stream's machinery per file.
    */
   stage(source: Readable | Buffer, options: StageOptions): Promise<StagedFile>;
+  /**
+   * Stages several contents held in memory, each as `stage` would (each at
+   * most `maxSize`), written together where the store keeps small contents
+   * together: a batch upload of thousands of small files.
+   */
+  stageMany(contents: readonly Buffer[], options: StageOptions): Promise<StagedFile[]>;
   /** Opens stored content for reading, whole or the inclusive byte range. */
   openRead(sha256: string, range?: ByteRange): Promise<Readable>;
   /** Reads stored content whole into memory: only for small content (a .deb's, an index chunk). */

@@ -208,6 +208,34 @@ describe('createFsFileStore', () => {
     );
   });
 
+  it('stages several small contents with one write, each committed or discarded on its own', async () => {
+    const contents = [randomBytes(900), Buffer.alloc(0), randomBytes(3000), randomBytes(10)];
+    const files = await store.stageMany(contents, { maxSize: 3000, deferSync: true });
+    assert.deepEqual(
+      files.map((f) => [f.sha256, f.size]),
+      contents.map((c) => [sha256(c), c.length]),
+    );
+    // The last one discarded: its bytes stay as dead space, never found.
+    await files[3]?.discard();
+    for (const file of files.slice(0, 3)) {
+      await file.commit();
+    }
+    await store.sync(files.slice(0, 3).map((f) => f.sha256));
+    const other = await createFsFileStore(root);
+    assert.deepEqual(
+      await other.readMany(contents.slice(0, 3).map((c) => sha256(c))),
+      contents.slice(0, 3),
+    );
+    assert.equal(await other.has(sha256(contents[3] ?? Buffer.alloc(0))), false);
+    assert.deepEqual(await readdir(join(root, 'blobs')), []);
+
+    // Over maxSize: refused, nothing staged.
+    await assert.rejects(
+      store.stageMany([randomBytes(10), randomBytes(20)], { maxSize: 15, deferSync: true }),
+      isKilnError('too_large'),
+    );
+  });
+
   it('removes staged files abandoned for over a day when opened, not fresh ones', async () => {
     const abandoned = join(root, 'staging', 'abandoned');
     const fresh = join(root, 'staging', 'fresh');

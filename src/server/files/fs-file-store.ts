@@ -134,33 +134,53 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
     }
     throw new KilnError('not_found', `content ${sha256} is not in the file store`);
   };
-  const stagePacked = (content: Buffer, options: StageOptions): StagedFile => {
+  /** Small contents staged in the current pack, with one write. */
+  const stagePacked = (contents: readonly Buffer[], options: StageOptions): StagedFile[] => {
     options.signal?.throwIfAborted();
-    if (content.length > options.maxSize) {
+    if (contents.some((content) => content.length > options.maxSize)) {
       throw new KilnError('too_large', `the content is larger than ${options.maxSize} bytes`);
     }
-    const sha256 = createHash('sha256').update(content).digest('hex');
-    const packed = packs.append(content, sha256);
-    return {
-      sha256,
-      size: content.length,
+    const hashed = contents.map((content) => ({
+      content,
+      sha256: createHash('sha256').update(content).digest('hex'),
+    }));
+    return packs.appendMany(hashed).map((packed, i) => ({
+      sha256: hashed[i]?.sha256 ?? '',
+      size: contents[i]?.length ?? 0,
       commit: async () => {
         packed.commit();
       },
       discard: async () => {
         packed.discard();
       },
-    };
+    }));
   };
+  const packable = (source: Readable | Buffer, options: StageOptions): source is Buffer =>
+    Buffer.isBuffer(source) && options.deferSync === true && source.length <= packedContentMaxBytes;
 
-  return {
+  const store: FileStore = {
+    async stageMany(contents: readonly Buffer[], options: StageOptions): Promise<StagedFile[]> {
+      if (contents.every((content) => packable(content, options))) {
+        return stagePacked(contents, options);
+      }
+      const staged: StagedFile[] = [];
+      try {
+        for (const content of contents) {
+          staged.push(await store.stage(content, options));
+        }
+      } catch (error) {
+        await Promise.all(staged.map((f) => f.discard()));
+        throw error;
+      }
+      return staged;
+    },
+
     async stage(source: Readable | Buffer, options: StageOptions): Promise<StagedFile> {
-      if (
-        Buffer.isBuffer(source) &&
-        options.deferSync === true &&
-        source.length <= packedContentMaxBytes
-      ) {
-        return stagePacked(source, options);
+      if (packable(source, options)) {
+        const [staged] = stagePacked([source], options);
+        if (staged !== undefined) {
+          return staged;
+        }
       }
       const tempPath = join(staging, `${tempPrefix}-${(tempCount += 1)}`);
       let written: WrittenContent;
@@ -277,6 +297,7 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
       await packs.compact();
     },
   };
+  return store;
 }
 
 /** Stored content opened for reading: in its own file (`start` 0) or in a pack. */
