@@ -23,9 +23,12 @@ export function toSummary(row: ArtifactWithNames): ArtifactSummary {
   };
 }
 
-/** Strings in the order of their UTF-8 bytes: as the database's collation sorts paths. */
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/** Rows in the order of their paths' UTF-8 bytes: as listArtifactFiles sorts them. */
+function inPathOrder(rows: readonly ArtifactFileRow[]): ArtifactFileRow[] {
+  return rows
+    .map((row) => ({ row, key: Buffer.from(row.path, 'utf8') }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ row }) => row);
 }
 
 /** An artifact file row as the API shows it. */
@@ -46,9 +49,7 @@ export async function showArtifact(
 ): Promise<Artifact> {
   const { artifact } = await authorizeArtifact(deps.db, actor, id, 'read');
   const files =
-    written === undefined
-      ? await listArtifactFiles(deps.db, artifact.id)
-      : [...written].sort((a, b) => byteOrder(a.path, b.path));
+    written === undefined ? await listArtifactFiles(deps.db, artifact.id) : inPathOrder(written);
   const relations = await listVisibleRelations(deps.db, artifact.id, actor);
   return {
     ...toSummary(artifact),
