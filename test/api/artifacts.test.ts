@@ -68,6 +68,21 @@ forEachDatabase((backend) => {
       assert.deepEqual(shown.body, created);
     });
 
+    it('answers a creation with its files in the order showing it lists them: by byte order', async () => {
+      const ws = await newWorkspace();
+      // Byte order, whatever the database's collation: upper case before lower, ASCII before é.
+      const paths = ['b.txt', 'é.txt', 'B.txt', 'a-b.txt', 'ab.txt', '_x.txt', 'a.txt'];
+      const created = await createArtifact(alice, ws, {
+        type: 'test:files',
+        files: paths.map((path) => declare(path, uniqueContent())),
+      });
+      const listed = (created.files as { path: string }[]).map((f) => f.path);
+      assert.deepEqual(listed, ['B.txt', '_x.txt', 'a-b.txt', 'a.txt', 'ab.txt', 'b.txt', 'é.txt']);
+      const shown = await alice.get(`/api/v1/artifacts/${created.id}`);
+      expectStatus(shown, 200);
+      assert.deepEqual(shown.body, created);
+    });
+
     it('lists newest first, filtered by type, paged, with the total before paging', async () => {
       const ws = await newWorkspace();
       const ids: number[] = [];

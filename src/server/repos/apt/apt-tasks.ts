@@ -26,7 +26,7 @@ const Word = Type.String({ pattern: '^[a-z0-9][a-z0-9.+-]{0,63}$' });
 const listedChanges = 10;
 
 /** A task's message for the changes it made: each of a few, or how many of each kind. */
-function briefly(lines: readonly string[]): string {
+export function briefly(lines: readonly string[]): string {
   if (lines.length <= listedChanges) {
     return lines.join('\n');
   }
