@@ -1,16 +1,20 @@
 /**
  * `npm run bench:apt`: publishing a signed APT repository of 20,000 generated
- * packages (and 100,000 with `--large`) with reprepro, aptly and
- * apt-ftparchive, and later kiln: full ingest + publish, +1 package, and a
- * republish with no change, each checked with a real `apt-get update`. It
- * prints the figures side by side with kiln's targets, and exits 0 whenever
- * it could measure.
+ * packages (and 100,000 with `--large`) with reprepro, aptly, apt-ftparchive
+ * and kiln: full ingest + publish, +1 package, and a republish with no
+ * change, each checked with a real `apt-get update`. Each tool runs several
+ * rounds, every round from a fresh repository, the tools taking turns within
+ * a round so that the machine's drift in speed falls on all of them alike;
+ * the figures are the medians over the rounds. It prints them side by side
+ * with kiln's targets, and exits 0 whenever it could measure.
  *
- *   node bench/apt-repo.ts [--large] [--count N] [--timeout SECONDS] [--tools a,b] [--keep]
+ *   node bench/apt-repo.ts [--large] [--count N] [--rounds N] [--timeout SECONDS] [--tools a,b] [--keep]
  *
  * --count measures one other size instead (a quick look: --count 2000);
- * --timeout caps each step (default 300 s per 20,000 packages); --tools runs
- * only the named tools; --keep leaves the repositories under bench/out/.
+ * --rounds sets the rounds for every size (default 3 up to 20,000 packages,
+ * 1 above, where one round of a tool takes minutes); --timeout caps each step
+ * (default 300 s per 20,000 packages); --tools runs only the named tools;
+ * --keep leaves the repositories under bench/out/.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
@@ -20,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { defaultCorpusDir, ensureCorpus } from './apt/corpus.ts';
 import { createGpgKey } from './apt/gpg-key.ts';
 import { printSizeReport, type SizeResults } from './apt/report.ts';
+import { mergeRounds } from './apt/rounds.ts';
 import { runTool, type ToolRun } from './apt/run-tool.ts';
 import type { RepoLayout, RepoTool } from './apt/tool.ts';
 import { kilnTool, peerTools } from './apt/tools.ts';
@@ -36,6 +41,8 @@ interface Options {
   readonly counts: readonly number[];
   /** Seconds per step per 20,000 packages, unless --timeout gave a fixed cap. */
   readonly timeoutSeconds: (count: number) => number;
+  /** Rounds of every tool at this size, unless --rounds gave one number for all. */
+  readonly rounds: (count: number) => number;
   readonly only: ReadonlySet<string> | undefined;
   readonly keep: boolean;
 }
@@ -46,6 +53,7 @@ function parseOptions(): Options {
       large: { type: 'boolean', default: false },
       count: { type: 'string' },
       timeout: { type: 'string' },
+      rounds: { type: 'string' },
       tools: { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
@@ -59,9 +67,14 @@ function parseOptions(): Options {
   if (fixed !== undefined && !(fixed > 0)) {
     throw new Error(`--timeout must be a positive number of seconds, not ${values.timeout ?? ''}`);
   }
+  const rounds = values.rounds === undefined ? undefined : Number(values.rounds);
+  if (rounds !== undefined && !(Number.isSafeInteger(rounds) && rounds > 0)) {
+    throw new Error(`--rounds must be a positive integer, not ${values.rounds ?? ''}`);
+  }
   return {
     counts: count !== undefined ? [count] : values.large ? [20_000, 100_000] : [20_000],
     timeoutSeconds: (count) => fixed ?? Math.ceil((300 * count) / 20_000),
+    rounds: (count) => rounds ?? (count <= 20_000 ? 3 : 1),
     only: values.tools === undefined ? undefined : new Set(values.tools.split(',')),
     keep: values.keep,
   };
@@ -118,32 +131,56 @@ async function measureSize(
   progress(`signing key ed25519 ${key.fingerprint} in ${key.gnupgHome}`);
 
   const timeoutSeconds = options.timeoutSeconds(count);
-  const run = (tool: RepoTool) =>
-    runTool(tool, {
-      corpus,
-      layout,
-      key,
-      dir: join(work, tool.name),
-      keep: options.keep,
-      stepTimeoutSeconds: timeoutSeconds,
-      signal,
-      progress,
-    });
-  const peers = peerTools.map((create) => create());
-  const kiln = kilnTool?.();
-  const wanted = (tool: RepoTool) => options.only === undefined || options.only.has(tool.name);
-  const known = [...peers, ...(kiln === undefined ? [] : [kiln])].map((t) => t.name);
-  const unknown = [...(options.only ?? [])].filter((name) => !known.includes(name));
+  const peers = peerTools.map(createEntrant);
+  const kiln = kilnTool === undefined ? undefined : createEntrant(kilnTool);
+  const all = kiln === undefined ? peers : [...peers, kiln];
+  const unknown = [...(options.only ?? [])].filter((name) => !all.some((t) => t.name === name));
   if (unknown.length > 0) {
-    throw new Error(`--tools: no tool named ${unknown.join(', ')} (known: ${known.join(', ')})`);
+    const known = all.map((t) => t.name).join(', ');
+    throw new Error(`--tools: no tool named ${unknown.join(', ')} (known: ${known})`);
   }
-  const runs: ToolRun[] = [];
-  for (const tool of peers.filter(wanted)) {
-    runs.push(await run(tool));
+  const wanted = (entrant: Entrant) => options.only === undefined || options.only.has(entrant.name);
+  const roundCount = options.rounds(count);
+  // Round by round, every tool in each: the machine's drift falls on all tools alike.
+  for (let round = 1; round <= roundCount; round += 1) {
+    progress(`round ${round} of ${roundCount}, load average ${formatLoad()}`);
+    for (const entrant of all.filter(wanted)) {
+      if (entrant.rounds.some((run) => run.kind === 'unavailable')) {
+        continue;
+      }
+      entrant.rounds.push(
+        await runTool(entrant.create(), {
+          corpus,
+          layout,
+          key,
+          dir: join(work, `${entrant.name}-round${round}`),
+          keep: options.keep,
+          stepTimeoutSeconds: timeoutSeconds,
+          signal,
+          progress,
+        }),
+      );
+    }
   }
-  const kilnRun = kiln !== undefined && wanted(kiln) ? await run(kiln) : undefined;
   progress(`load average ${formatLoad()}`);
-  return { count, runs, kiln: kilnRun, stepTimeoutSeconds: timeoutSeconds };
+  return {
+    count,
+    runs: peers.filter(wanted).map((peer) => mergeRounds(peer.rounds)),
+    kiln: kiln !== undefined && wanted(kiln) ? mergeRounds(kiln.rounds) : undefined,
+    stepTimeoutSeconds: timeoutSeconds,
+    rounds: roundCount,
+  };
+}
+
+/** A tool and its rounds so far; each round runs a new instance, so nothing carries over. */
+interface Entrant {
+  readonly name: string;
+  readonly create: () => RepoTool;
+  readonly rounds: ToolRun[];
+}
+
+function createEntrant(create: () => RepoTool): Entrant {
+  return { name: create().name, create, rounds: [] };
 }
 
 await main();

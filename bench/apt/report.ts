@@ -10,6 +10,8 @@ export interface SizeResults {
   /** kiln's run, or undefined while kiln has no adapter. */
   readonly kiln: ToolRun | undefined;
   readonly stepTimeoutSeconds: number;
+  /** How many times each tool ran; the figures are medians over these rounds. */
+  readonly rounds: number;
 }
 
 /** The +1 target by corpus size (APT-NOTES.md: 0.15 s at 20k, 0.5 s at 100k). */
@@ -29,14 +31,18 @@ const columns: readonly [string, number][] = [
 
 /** Prints the side-by-side table for one corpus size, and kiln against its targets. */
 export function printSizeReport(results: SizeResults): void {
-  const { count, runs, kiln } = results;
+  const { count, runs, kiln, rounds } = results;
   const lines = [
     '',
     `APT repository publishing: ${count} packages (80 % amd64, 10 % arm64, 10 % all) into one`,
     'suite and component, signed, gz indices. Wall seconds, each step capped at ' +
       `${results.stepTimeoutSeconds} s;`,
-    `+1: the median of ${addOneSamples} packages added one after the other. Peak RSS of the largest`,
-    'process of a step, the highest of the steps (MB = 10^6 bytes)',
+    rounds === 1
+      ? 'one round (--rounds N for medians of N);'
+      : `medians of ${rounds} rounds, each a fresh repository, the tools taking turns in each round;`,
+    `+1: the median of ${addOneSamples} packages added one after the other${rounds === 1 ? '' : ' (per round)'}. ` +
+      'Peak RSS of the',
+    `largest process of a step, the highest of the steps${rounds === 1 ? '' : ' and rounds'} (MB = 10^6 bytes)`,
     '',
     columns
       .map(([name, width], i) => (i === 0 ? name.padEnd(width) : name.padStart(width)))
@@ -155,9 +161,10 @@ function notes(results: SizeResults): string[] {
         );
       }
     }
-    for (const { step, problem } of run.checks) {
+    for (const { step, problem, round } of run.checks) {
       if (problem !== undefined) {
-        lines.push(`    apt-get check after ${stepLabels[step]} FAILED: ${excerpt(problem)}`);
+        const when = `${stepLabels[step]}${round === undefined ? '' : ` (round ${round})`}`;
+        lines.push(`    apt-get check after ${when} FAILED: ${excerpt(problem)}`);
       }
     }
   }

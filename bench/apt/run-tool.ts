@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { createAptClient, type CheckRequest } from './apt-client.ts';
 import type { Corpus } from './corpus.ts';
 import type { GpgKey } from './gpg-key.ts';
+import { median } from './rounds.ts';
 import {
   ToolUnavailableError,
   type AptSource,
@@ -19,7 +20,7 @@ export type StepOutcome =
       readonly kind: 'measured';
       readonly seconds: number;
       readonly peakRss: number;
-      /** Each run's seconds, when `seconds` is the median of several. */
+      /** Each run's or each round's seconds, when `seconds` is the median of several. */
       readonly samples?: readonly number[];
     }
   | { readonly kind: 'timed out'; readonly seconds: number }
@@ -43,6 +44,8 @@ export type ToolRun =
 export interface AptCheck {
   readonly step: StepName;
   readonly problem: string | undefined;
+  /** Which round of the tool it was in (1-based), once rounds are merged. */
+  readonly round?: number;
 }
 
 export interface RunOptions {
@@ -177,10 +180,9 @@ async function timeSteps(
     return measured[0];
   }
   const samples = measured.map((m) => m.seconds);
-  const sorted = [...samples].sort((a, b) => a - b);
   return {
     kind: 'measured',
-    seconds: sorted[Math.floor(sorted.length / 2)] ?? 0,
+    seconds: median(samples),
     peakRss: Math.max(...measured.map((m) => m.peakRss)),
     samples,
   };
