@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultCorpusDir, ensureCorpus } from './apt/corpus.ts';
+import { describeFileSystemSpeed, probeFileSystem } from './apt/fs-probe.ts';
 import { createGpgKey } from './apt/gpg-key.ts';
 import { printSizeReport, type SizeResults } from './apt/report.ts';
 import { mergeRounds } from './apt/rounds.ts';
@@ -127,6 +128,16 @@ async function measureSize(
       progress(`removed ${work}`);
     }
   });
+  const sample = corpus.packages[0];
+  if (sample === undefined) {
+    throw new Error('the corpus is empty');
+  }
+  const probe = async (when: string) => {
+    const speed = await probeFileSystem(work, corpus.pathOf(sample));
+    progress(`file system ${when}: ${describeFileSystemSpeed(speed)}`);
+    return speed;
+  };
+  const fileSystemBefore = await probe('before');
   const key = cleanup.use(await createGpgKey(work, signal));
   progress(`signing key ed25519 ${key.fingerprint} in ${key.gnupgHome}`);
 
@@ -163,8 +174,10 @@ async function measureSize(
     }
   }
   progress(`load average ${formatLoad()}`);
+  const fileSystemAfter = await probe('after');
   return {
     count,
+    fileSystem: [fileSystemBefore, fileSystemAfter],
     runs: peers.filter(wanted).map((peer) => mergeRounds(peer.rounds)),
     kiln: kiln !== undefined && wanted(kiln) ? mergeRounds(kiln.rounds) : undefined,
     stepTimeoutSeconds: timeoutSeconds,

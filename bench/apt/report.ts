@@ -1,4 +1,5 @@
 import { addOneSamples } from './corpus-spec.ts';
+import { describeFileSystemSpeed, type FileSystemSpeed } from './fs-probe.ts';
 import { stepLabels, type StepName, type StepOutcome, type ToolRun } from './run-tool.ts';
 
 const stepNames: readonly StepName[] = ['full', 'addOne', 'republish'];
@@ -12,6 +13,8 @@ export interface SizeResults {
   readonly stepTimeoutSeconds: number;
   /** How many times each tool ran; the figures are medians over these rounds. */
   readonly rounds: number;
+  /** The file system's speed before the first round and after the last. */
+  readonly fileSystem: readonly [before: FileSystemSpeed, after: FileSystemSpeed];
 }
 
 /** The +1 target by corpus size (APT-NOTES.md: 0.15 s at 20k, 0.5 s at 100k). */
@@ -42,7 +45,10 @@ export function printSizeReport(results: SizeResults): void {
       : `medians of ${rounds} rounds, each a fresh repository, the tools taking turns in each round;`,
     `+1: the median of ${addOneSamples} packages added one after the other${rounds === 1 ? '' : ' (per round)'}. ` +
       'Peak RSS of the',
-    `largest process of a step, the highest of the steps${rounds === 1 ? '' : ' and rounds'} (MB = 10^6 bytes)`,
+    `largest process of a step, the highest of the steps${rounds === 1 ? '' : ' and rounds'} (MB = 10^6 bytes).`,
+    `File system before the rounds: ${describeFileSystemSpeed(results.fileSystem[0])}; after: ` +
+      describeFileSystemSpeed(results.fileSystem[1]),
+    "(the peers' pools take a directory and a file or link per package: their full steps follow these)",
     '',
     columns
       .map(([name, width], i) => (i === 0 ? name.padEnd(width) : name.padStart(width)))
