@@ -15,7 +15,13 @@ import { createAptClient, type AptSourceSpec } from '../helpers/apt.ts';
 import { createWorkspace, expectError, expectStatus } from '../helpers/artifacts.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { buildDeb } from '../helpers/debs.ts';
-import { listChunks, saveChunks } from '../../src/server/repos/apt/index.repository.ts';
+import {
+  ensureIndices,
+  indexKeys,
+  listChunks,
+  saveChunks,
+} from '../../src/server/repos/apt/index.repository.ts';
+import { addBinaries } from '../../src/server/repos/apt/package.repository.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import {
   change,
@@ -569,6 +575,64 @@ forEachDatabase((backend) => {
             throw error;
           }
         });
+    });
+  });
+
+  describe('suites larger than a statement takes parameters', () => {
+    // PostgreSQL's protocol counts a statement's parameters in 16 bits.
+    const many = 70_000;
+
+    it(`snapshots a suite of ${many} packages`, async () => {
+      await createRepository('pub', 'large', ['amd64']);
+      const { db } = server.database;
+      const suite = await db
+        .selectFrom('apt_suites as s')
+        .innerJoin('apt_repositories as r', 'r.id', 's.repository_id')
+        .select(['s.id', 's.components', 's.architectures'])
+        .where('r.name', '=', 'large')
+        .executeTakeFirstOrThrow();
+      const binaries = Array.from({ length: many }, (_, i) => {
+        const name = `p${String(i).padStart(5, '0')}`;
+        const poolPath = `pool/main/p/${name}/${name}_1_amd64.deb`;
+        return {
+          suite_id: suite.id,
+          component: 'main',
+          package: name,
+          version: '1',
+          architecture: 'amd64',
+          source: name,
+          source_version: '1',
+          pool_path: poolPath,
+          stanza: `Package: ${name}\nVersion: 1\nArchitecture: amd64\nFilename: ${poolPath}\n`,
+        };
+      });
+      // Put straight in, as an include would after reading 70,000 .debs.
+      await db.transaction().execute(async (trx) => {
+        const indices = await ensureIndices(
+          trx,
+          suite.id,
+          indexKeys(suite.components, suite.architectures),
+        );
+        await addBinaries(trx, indices, suite.id, 'main', binaries);
+      });
+      // A snapshot is a copy into a new suite: the copy looks its packages up in the target.
+      await change(alice, 'pub', 'large', 'snapshot', { suite: 'bookworm', name: 'frozen' });
+      const counts = await db
+        .selectFrom('apt_binaries as b')
+        .innerJoin('apt_suites as s', 's.id', 'b.suite_id')
+        .innerJoin('apt_repositories as r', 'r.id', 's.repository_id')
+        .select(['s.codename', (eb) => eb.fn.countAll<string>().as('n')])
+        .where('r.name', '=', 'large')
+        .groupBy('s.codename')
+        .orderBy('s.codename')
+        .execute();
+      assert.deepEqual(
+        counts.map((c) => [c.codename, Number(c.n)]),
+        [
+          ['bookworm', many],
+          ['frozen', many],
+        ],
+      );
     });
   });
 

@@ -215,8 +215,8 @@ export async function copyPackages(
     let binaries = db.selectFrom('apt_binaries').selectAll().where('suite_id', '=', from.id);
     let sources = db.selectFrom('apt_sources').selectAll().where('suite_id', '=', from.id);
     if (request.packages !== undefined) {
-      binaries = binaries.where('source', 'in', request.packages);
-      sources = sources.where('package', 'in', request.packages);
+      binaries = binaries.where('source', '=', anyText(request.packages));
+      sources = sources.where('package', '=', anyText(request.packages));
     }
     const copiedBinaries = (await binaries.execute()).filter(
       (b) =>
@@ -236,7 +236,7 @@ export async function copyPackages(
           .selectFrom('apt_binaries')
           .select('id')
           .where('suite_id', '=', to.id)
-          .where('package', 'in', ['', ...copiedBinaries.map((b) => b.package)])
+          .where('package', '=', anyText(copiedBinaries.map((b) => b.package)))
           .execute()
       ).map((r) => r.id),
     );
@@ -248,7 +248,7 @@ export async function copyPackages(
           .selectFrom('apt_sources')
           .select('id')
           .where('suite_id', '=', to.id)
-          .where('package', 'in', ['', ...copiedSources.map((s) => s.package)])
+          .where('package', '=', anyText(copiedSources.map((s) => s.package)))
           .execute()
       ).map((r) => r.id),
     );
@@ -266,6 +266,15 @@ export async function copyPackages(
     }
     return copiedBinaries.length + copiedSources.length;
   });
+}
+
+/**
+ * `any($1::text[])`: a list of any length as one parameter, where `in (...)`
+ * takes one a value, and a statement takes at most 65,535 (a suite of 70,000
+ * packages could not be copied or snapshotted).
+ */
+function anyText(values: readonly string[]) {
+  return sql<string>`any(${[...values]}::text[])`;
 }
 
 /** Snapshots a suite: a new suite `name` with the same contents, frozen unless changed. */
