@@ -93,24 +93,46 @@ export async function readDebFile(
     if (size <= wholeFileLimit) {
       return await parseDeb(await readAt(handle, 0, size));
     }
-    let head: Uint8Array = new Uint8Array(0);
-    let layout = locateDebMembers(head, size);
-    while (typeof layout === 'number') {
-      options.signal?.throwIfAborted();
-      // Read ahead: the next member's header usually follows closely.
-      head = await readAt(handle, 0, Math.min(size, Math.max(layout, 64 * 1024)));
-      layout = locateDebMembers(head, size);
-    }
+    const control = await readDebControlAt(
+      (position, length) => readAt(handle, position, length),
+      size,
+      options.signal,
+    );
     const digests = await hashFile(handle, options.signal);
     if (digests.size !== size) {
       throw new DebFileError(
         `the file changed size while it was read (${size}, then ${digests.size})`,
       );
     }
-    return { ...(await describeDeb(head, layout)), ...digests };
+    return { ...control, ...digests };
   } finally {
     await handle.close();
   }
+}
+
+/** Reads `length` bytes of a .deb from `position`. */
+export type ReadDebBytes = (position: number, length: number) => Promise<Uint8Array>;
+
+/**
+ * Reads the control data of a .deb of `size` bytes from its first bytes
+ * only, asking `readAt` for as many as its members' headers need: a large
+ * package's data member is never read. Throws `DebFileError` for a malformed
+ * package.
+ */
+export async function readDebControlAt(
+  readAt: ReadDebBytes,
+  size: number,
+  signal?: AbortSignal,
+): Promise<DebControl> {
+  let head: Uint8Array = new Uint8Array(0);
+  let layout = locateDebMembers(head, size);
+  while (typeof layout === 'number') {
+    signal?.throwIfAborted();
+    // Read ahead: the next member's header usually follows closely.
+    head = await readAt(0, Math.min(size, Math.max(layout, 64 * 1024)));
+    layout = locateDebMembers(head, size);
+  }
+  return describeDeb(head, layout);
 }
 
 async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {

@@ -16,6 +16,8 @@ export interface DebSpec {
   readonly depends?: string;
   /** What the package's one file says; differs between builds of one version when set. */
   readonly content?: string;
+  /** dpkg-deb's compression of the data member (its default, xz, unless given). */
+  readonly compression?: 'none' | 'gzip' | 'xz';
 }
 
 /** Builds `<name>_<version>_<architecture>.deb` in `dir`; returns its path. */
@@ -38,7 +40,10 @@ export async function buildDeb(dir: string, spec: DebSpec): Promise<string> {
   ].join('\n');
   await writeFile(join(tree, 'DEBIAN', 'control'), control);
   const deb = join(dir, `${spec.name}_${spec.version}_${spec.architecture}.deb`);
-  await run('dpkg-deb', ['--root-owner-group', '--build', tree, deb]);
+  const compression = spec.compression === undefined ? [] : [`-Z${spec.compression}`];
+  await run('dpkg-deb', ['--root-owner-group', ...compression, '--build', tree, deb], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
   await rm(tree, { recursive: true });
   return deb;
 }

@@ -4,7 +4,7 @@
  * from the served repository with `signed-by` and a private APT_CONFIG.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import {
   listChunks,
   saveChunks,
 } from '../../src/server/repos/apt/index.repository.ts';
+import { wholeDebBytes } from '../../src/server/repos/apt/binary-reading.ts';
 import { addBinaries } from '../../src/server/repos/apt/package.repository.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import {
@@ -177,6 +178,80 @@ forEachDatabase((backend) => {
         'bookworm hello 1.0-1 arm64',
         'bookworm hello 1.1-1 amd64',
         'bookworm hello-data 1.0-1 all',
+      ]);
+    });
+  });
+
+  describe('large packages', () => {
+    it('lists and installs a .deb larger than an include reads whole', async () => {
+      const { key, url } = await createRepository('pub', 'large-debs', ['amd64']);
+      const debs = join(work, 'large-debs');
+      // Random bytes, stored uncompressed: a .deb as large as its content.
+      const large = await buildDeb(debs, {
+        name: 'large-dbgsym',
+        version: '1',
+        architecture: 'amd64',
+        content: randomBytes(13 * 1024 * 1024).toString('base64'),
+        compression: 'none',
+      });
+      const bytes = await readFile(large);
+      assert.ok(bytes.length > wholeDebBytes, `${bytes.length} bytes`);
+      const artifact = await uploadDebs(alice, 'pub', [
+        await buildDeb(debs, { name: 'small-before', version: '1', architecture: 'amd64' }),
+        large,
+        await buildDeb(debs, { name: 'small-after', version: '1', architecture: 'all' }),
+      ]);
+      await change(alice, 'pub', 'large-debs', 'include', {
+        suite: 'bookworm',
+        artifacts: [artifact],
+      });
+      const packages = await bob.get(
+        '/repos/pub/large-debs/dists/bookworm/main/binary-amd64/Packages',
+      );
+      expectStatus(packages, 200);
+      const stanza = (packages.body as string)
+        .split('\n\n')
+        .find((p) => p.startsWith('Package: large-dbgsym\n'));
+      assert.ok(stanza !== undefined, packages.body as string);
+      assert.match(stanza, new RegExp(`^Size: ${bytes.length}$`, 'm'));
+      assert.match(
+        stanza,
+        new RegExp(`^MD5sum: ${createHash('md5').update(bytes).digest('hex')}$`, 'm'),
+      );
+      assert.match(
+        stanza,
+        new RegExp(`^SHA256: ${createHash('sha256').update(bytes).digest('hex')}$`, 'm'),
+      );
+      assert.match(stanza, /^Filename: pool\/main\/l\/large-dbgsym\/large-dbgsym_1_amd64\.deb$/m);
+      const apt = await aptFor({ uri: url, architectures: ['amd64'], key });
+      await apt.update();
+      for (const name of ['small-before', 'large-dbgsym', 'small-after']) {
+        assert.equal(await apt.candidate(name), '1', name);
+      }
+      await apt.install('large-dbgsym');
+      assert.equal(await apt.installed('large-dbgsym'), '1');
+
+      // A large file that is no .deb, and a large .deb cut short: refused, naming the file.
+      const junk = join(debs, 'junk_1_amd64.deb');
+      await writeFile(junk, bytes.subarray(8));
+      const cut = join(debs, 'cut_1_amd64.deb');
+      await writeFile(cut, bytes.subarray(0, wholeDebBytes + 1));
+      for (const [file, message] of [
+        [junk, /junk_1_amd64\.deb .*not a Debian binary package/],
+        [cut, /cut_1_amd64\.deb .*truncated/],
+      ] as const) {
+        const task = await operate(alice, 'pub', 'large-debs', 'include', {
+          suite: 'bookworm',
+          artifacts: [await uploadDebs(alice, 'pub', [file])],
+        });
+        assert.equal(task.result, 'failure', file);
+        assert.match(task.message ?? '', message);
+        assert.doesNotMatch(task.message ?? '', /\n/);
+      }
+      assert.deepEqual(await packageLines(alice, 'pub', 'large-debs'), [
+        'bookworm large-dbgsym 1 amd64',
+        'bookworm small-after 1 all',
+        'bookworm small-before 1 amd64',
       ]);
     });
   });

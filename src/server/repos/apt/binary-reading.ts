@@ -4,10 +4,12 @@
  * is large enough (see deb-readers.ts), else on this thread; a few slices
  * ahead of the one being added.
  */
+import { createHash } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
+import { readDebControlAt } from '../../../debian/deb-file.ts';
 import { KilnError } from '../../../protocol/errors.ts';
 import type { FileStore } from '../../files/file-store.ts';
-import { readDebsHere, type DebReaders, type ReadOutcome } from './deb-readers.ts';
+import { describeReadDeb, readDebsHere, type DebReaders, type ReadOutcome } from './deb-readers.ts';
 import type { NewBinary } from './package.repository.ts';
 import type { SuiteRow } from './repository.repository.ts';
 
@@ -23,6 +25,13 @@ export interface Binary extends NewBinary {
  * where the store keeps them together), whatever the size of a slice.
  */
 const readGroupBytes = 32 * 1024 * 1024;
+
+/**
+ * .debs larger than this are not read whole: their control data is read from
+ * their first bytes and their md5 from a stream, on this thread. A 1 GB
+ * debug package held whole (and copied to a reading thread) took 1-2 GB.
+ */
+export const wholeDebBytes = 16 * 1024 * 1024;
 
 /**
  * .debs read, then added, at a time: the database adds one slice while the
@@ -148,6 +157,14 @@ async function readBinaries(
   const offThread = readers !== undefined && debs.length > upTo;
   let turnStarted = performance.now();
   for (const group of runsOf(debs, (d) => d.file.size, Infinity, readGroupBytes)) {
+    // A .deb larger than a group is alone in its group.
+    const [first] = group;
+    if (group.length === 1 && first !== undefined && first.file.size > wholeDebBytes) {
+      binaries.push(
+        binaryOf(first, await readLargeDeb(store, first.file, component), suite, component),
+      );
+      continue;
+    }
     const contents = await store.readMany(group.map((d) => d.file.sha256)).catch(async () => {
       // A content missing: one by one, for the message naming its file.
       const one: Buffer[] = [];
@@ -184,6 +201,31 @@ async function readBinaries(
     }
   }
   return binaries;
+}
+
+/** Reads a large .deb without holding it whole (see `wholeDebBytes`). */
+async function readLargeDeb(
+  store: FileStore,
+  file: StoredFile,
+  component: string,
+): Promise<ReadOutcome> {
+  try {
+    const control = await readDebControlAt(async (position, length) => {
+      const chunks: Buffer[] = [];
+      const range = { start: position, end: position + length - 1 };
+      for await (const chunk of await store.openRead(file.sha256, range)) {
+        chunks.push(chunk as Buffer);
+      }
+      return Buffer.concat(chunks);
+    }, file.size);
+    const md5 = createHash('md5');
+    for await (const chunk of await store.openRead(file.sha256)) {
+      md5.update(chunk as Buffer);
+    }
+    return { deb: describeReadDeb(component, file, control, md5.digest('hex')) };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
 }
 
 /** A content of the store, or an error naming the file that holds it. */

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { poolDirectory, packagesStanza, sourceOf } from '../../../debian/archive.ts';
-import { parseDebControl } from '../../../debian/deb-file.ts';
+import { type DebControl, parseDebControl } from '../../../debian/deb-file.ts';
 import type { NewBinary } from './package.repository.ts';
 
 /** What an include keeps of a .deb: its identity, its pool path and its Packages stanza. */
@@ -45,8 +45,16 @@ export async function readDeb(
   bytes: Uint8Array,
 ): Promise<ReadDeb> {
   // The sha256 and size are the store's, checked when the content was uploaded.
-  const md5 = hash('md5', bytes, 'hex');
-  const { control } = await parseDebControl(bytes);
+  return describeReadDeb(component, file, await parseDebControl(bytes), hash('md5', bytes, 'hex'));
+}
+
+/** What an include keeps of a .deb, from its control data and the md5 of its content. */
+export function describeReadDeb(
+  component: string,
+  file: DebToRead,
+  { control }: DebControl,
+  md5: string,
+): ReadDeb {
   const source = sourceOf(control);
   const poolPath = `${poolDirectory(component, source.name)}/${basename(file.path)}`;
   return {
