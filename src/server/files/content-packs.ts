@@ -1,31 +1,26 @@
-import {
-  closeSync,
-  constants,
-  fdatasync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fdatasync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
+import {
+  openPackIndex,
+  readPlace,
+  readPlaces,
+  type Pack,
+  type PackedPlace,
+} from './content-pack-index.ts';
 import {
   added,
   appendFully,
-  decodeRecord,
   encodeRecord,
   fileSize,
   isMissing,
-  readFully,
-  recordBytes,
   removed,
   sealed,
   syncDirectory,
   unlinkIfPresent,
   writeFully,
 } from './content-pack-log.ts';
+
+export type { PackedPlace } from './content-pack-index.ts';
 
 /**
  * Small contents kept many to a file: a batch of 20,000 .debs is appended to
@@ -77,24 +72,6 @@ export interface PackedContent {
   discard(): void;
 }
 
-export interface PackedPlace {
-  readonly pack: Pack;
-  readonly offset: number;
-  readonly size: number;
-}
-
-interface Pack {
-  readonly name: string;
-  readonly dataPath: string;
-  readonly idxPath: string;
-  /** How much of the log has been read. */
-  readBytes: number;
-  sealed: boolean;
-  /** Live contents by offset. */
-  readonly live: Map<number, { readonly sha256: string; readonly size: number }>;
-  readFd: number | undefined;
-}
-
 /** A pack this process writes. */
 interface WritingPack {
   readonly pack: Pack;
@@ -122,9 +99,6 @@ const packMaxAgeMs = 3600 * 1000;
 /** An unsealed pack untouched for this long was left by a writer that stopped (a crash). */
 const abandonedAfterMs = 24 * 3600 * 1000;
 
-/** Places at most this far apart are read with one read, up to a run of `readRunBytes`. */
-const readGapBytes = 64 * 1024;
-const readRunBytes = 4 * 1024 * 1024;
 /** How often a process reads the logs even when it finds what it looks for. */
 const refreshEveryMs = 60 * 1000;
 
@@ -142,129 +116,21 @@ export function openContentPacks(
   limits: PackLimits = { maxBytes: packMaxBytes, maxAgeMs: packMaxAgeMs },
 ): ContentPacks {
   mkdirSync(dir, { recursive: true });
-  const packs = new Map<string, Pack>();
-  const places = new Map<string, PackedPlace[]>();
   const writers = new Map<Pack, WritingPack>();
+  const index = openPackIndex(dir, (pack) => writers.has(pack));
   let current: WritingPack | undefined;
   let packCount = 0;
   let pending: Pending[] = [];
   let flushing: Promise<void> = Promise.resolve();
 
-  const addPlace = (pack: Pack, sha256: string, offset: number, size: number) => {
-    if (pack.live.has(offset)) {
-      return;
-    }
-    pack.live.set(offset, { sha256, size });
-    const list = places.get(sha256) ?? [];
-    list.push({ pack, offset, size });
-    places.set(sha256, list);
-  };
-  const dropPlace = (pack: Pack, offset: number) => {
-    const entry = pack.live.get(offset);
-    if (entry === undefined) {
-      return;
-    }
-    pack.live.delete(offset);
-    const left = (places.get(entry.sha256) ?? []).filter(
-      (p) => p.pack !== pack || p.offset !== offset,
-    );
-    if (left.length === 0) {
-      places.delete(entry.sha256);
-    } else {
-      places.set(entry.sha256, left);
-    }
-  };
-  const forget = (pack: Pack) => {
-    for (const offset of [...pack.live.keys()]) {
-      dropPlace(pack, offset);
-    }
-    if (pack.readFd !== undefined) {
-      closeSync(pack.readFd);
-    }
-    packs.delete(pack.name);
-  };
-
-  let refreshedAt = 0;
-  /** Reads what was appended to the logs since last time, and forgets compacted packs. */
-  const refresh = () => {
-    refreshedAt = Date.now();
-    const names = new Set(
-      readdirSync(dir)
-        .filter((name) => name.endsWith('.idx'))
-        .map((name) => name.slice(0, -'.idx'.length)),
-    );
-    for (const pack of packs.values()) {
-      if (!names.has(pack.name) && !writers.has(pack)) {
-        forget(pack);
-      }
-    }
-    for (const name of names) {
-      const pack = packs.get(name) ?? newPack(name);
-      packs.set(name, pack);
-      readLog(pack);
-    }
-  };
-  const newPack = (name: string): Pack => ({
-    name,
-    dataPath: join(dir, `${name}.pack`),
-    idxPath: join(dir, `${name}.idx`),
-    readBytes: 0,
-    sealed: false,
-    live: new Map(),
-    readFd: undefined,
-  });
-  const readLog = (pack: Pack) => {
-    let fd: number;
-    try {
-      fd = openSync(pack.idxPath, 'r');
-    } catch (error) {
-      if (isMissing(error)) {
-        forget(pack);
-        return;
-      }
-      throw error;
-    }
-    try {
-      const whole = fstatSync(fd).size;
-      const length = whole - pack.readBytes - ((whole - pack.readBytes) % recordBytes);
-      if (length <= 0) {
-        return;
-      }
-      const log = Buffer.allocUnsafe(length);
-      readFully(fd, log, pack.readBytes);
-      pack.readBytes += length;
-      for (let at = 0; at < length; at += recordBytes) {
-        applyRecord(pack, log.subarray(at, at + recordBytes));
-      }
-    } finally {
-      closeSync(fd);
-    }
-  };
-  const applyRecord = (pack: Pack, bytes: Buffer) => {
-    const record = decodeRecord(bytes);
-    switch (record?.kind) {
-      case added:
-        addPlace(pack, record.sha256, record.offset, record.size);
-        break;
-      case removed:
-        dropPlace(pack, record.offset);
-        break;
-      case sealed:
-        pack.sealed = true;
-        break;
-      case undefined:
-        break; // Torn by a crash: the content it named was never reported stored.
-    }
-  };
-
   const startPack = (): WritingPack => {
     packCount += 1;
     const created = Date.now();
-    const pack = newPack(`${created}-${writerId}-${packCount}`);
+    const pack = index.newPack(`${created}-${writerId}-${packCount}`);
     const fd = openSync(pack.dataPath, 'wx', 0o644);
     const idxFd = openSync(pack.idxPath, 'ax', 0o644);
     syncDirectory(dir);
-    packs.set(pack.name, pack);
+    index.add(pack);
     const writing: WritingPack = {
       pack,
       fd,
@@ -342,7 +208,7 @@ export function openContentPacks(
     } finally {
       closeSync(fd);
     }
-    dropPlace(place.pack, place.offset);
+    index.dropPlace(place.pack, place.offset);
     return true;
   };
 
@@ -363,7 +229,7 @@ export function openContentPacks(
           return;
         }
         state = 'committed';
-        addPlace(writing.pack, sha256, offset, size);
+        index.addPlace(writing.pack, sha256, offset, size);
         pending.push({ writing, sha256, offset, size });
       },
       discard() {
@@ -415,72 +281,14 @@ export function openContentPacks(
     locate(sha256: string, fresh = false): PackedPlace | undefined {
       // Now and then even when found: a pack compacted away by another
       // server is let go (its open file, and so its disk space).
-      if (fresh || Date.now() - refreshedAt > refreshEveryMs) {
-        refresh();
+      if (fresh || Date.now() - index.refreshedAt > refreshEveryMs) {
+        index.refresh();
       }
-      return places.get(sha256)?.[0];
+      return index.placesOf(sha256)[0];
     },
 
-    readAt(place: PackedPlace): Buffer | undefined {
-      const { pack } = place;
-      try {
-        pack.readFd ??= openSync(pack.dataPath, 'r');
-      } catch (error) {
-        if (isMissing(error)) {
-          return undefined;
-        }
-        throw error;
-      }
-      const content = Buffer.allocUnsafe(place.size);
-      readFully(pack.readFd, content, place.offset);
-      return content;
-    },
-
-    readMany(wanted: readonly PackedPlace[]): (Buffer | undefined)[] {
-      const results = new Array<Buffer | undefined>(wanted.length);
-      const order = wanted
-        .map((place, index) => ({ place, index }))
-        .sort((a, b) =>
-          a.place.pack === b.place.pack
-            ? a.place.offset - b.place.offset
-            : a.place.pack.name < b.place.pack.name
-              ? -1
-              : 1,
-        );
-      for (let first = 0; first < order.length;) {
-        // A run of places close together in one pack, read as one range.
-        const start = order[first]?.place;
-        if (start === undefined) {
-          break;
-        }
-        let last = first;
-        let end = start.offset + start.size;
-        for (;;) {
-          const next = order[last + 1]?.place;
-          if (
-            next === undefined ||
-            next.pack !== start.pack ||
-            next.offset - end > readGapBytes ||
-            next.offset + next.size - start.offset > readRunBytes
-          ) {
-            break;
-          }
-          end = Math.max(end, next.offset + next.size);
-          last += 1;
-        }
-        const range = contentPacks.readAt({
-          pack: start.pack,
-          offset: start.offset,
-          size: end - start.offset,
-        });
-        for (const { place, index } of order.slice(first, last + 1)) {
-          const at = place.offset - start.offset;
-          results[index] = range?.subarray(at, at + place.size);
-        }
-        first = last + 1;
-      }
-      return results;
-    },
+    readAt: readPlace,
+    readMany: readPlaces,
 
     flush(): Promise<void> {
       // In turn: a flush waits for the one before it, which may hold its contents.
@@ -493,9 +301,8 @@ export function openContentPacks(
       await contentPacks.flush();
       // A place may vanish under a compaction and reappear in its new pack: look again, a few times.
       for (let attempt = 0; attempt < 3; attempt += 1) {
-        refresh();
-        const found = places.get(sha256) ?? [];
-        if (found.every(appendRemoval)) {
+        index.refresh();
+        if (index.placesOf(sha256).every(appendRemoval)) {
           return;
         }
       }
@@ -503,9 +310,9 @@ export function openContentPacks(
 
     async compact(options: { readonly staleMs?: number } = {}): Promise<void> {
       await contentPacks.flush();
-      refresh();
+      index.refresh();
       const now = Date.now();
-      for (const pack of [...packs.values()]) {
+      for (const pack of [...index.packs.values()]) {
         if (writers.has(pack) || !(pack.sealed || isAbandoned(pack, now, options.staleMs))) {
           continue;
         }
@@ -516,7 +323,7 @@ export function openContentPacks(
         }
         const moved: { sha256: string; copy: PackedContent }[] = [];
         for (const [offset, { sha256, size: bytes }] of pack.live) {
-          const content = contentPacks.readAt({ pack, offset, size: bytes });
+          const content = readPlace({ pack, offset, size: bytes });
           if (content !== undefined) {
             moved.push({ sha256, copy: contentPacks.append(content, sha256) });
           }
@@ -527,11 +334,11 @@ export function openContentPacks(
         await contentPacks.flush();
         // Removed from the old pack while copying: remove the copy too.
         const liveBefore = new Set([...pack.live.values()].map((e) => e.sha256));
-        readLog(pack);
+        index.readLog(pack);
         const stillLive = new Set([...pack.live.values()].map((e) => e.sha256));
         for (const sha256 of liveBefore) {
           if (!stillLive.has(sha256)) {
-            for (const place of places.get(sha256) ?? []) {
+            for (const place of index.placesOf(sha256)) {
               if (place.pack !== pack) {
                 appendRemoval(place);
               }
@@ -540,17 +347,16 @@ export function openContentPacks(
         }
         // The log first: without it the pack's bytes are found by no one.
         unlinkIfPresent(pack.idxPath);
-        forget(pack);
+        index.forget(pack);
         unlinkIfPresent(pack.dataPath);
       }
     },
 
     list(): string[] {
-      refresh();
-      return [...places.keys()];
+      index.refresh();
+      return index.sha256s();
     },
   };
-  refresh();
   return contentPacks;
 }
 

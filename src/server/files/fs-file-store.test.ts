@@ -287,3 +287,18 @@ describe('createFsFileStore', () => {
     await assert.rejects(stat(blobPath(digest)), { code: 'ENOENT' });
   });
 });
+
+describe('listStoredContents', () => {
+  it('lists the blobs of a store that never packed a content, and makes no packs/', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kiln-list-stored-'));
+    try {
+      const digest = sha256(Buffer.from('loose'));
+      await mkdir(join(root, 'blobs', digest.slice(0, 2)), { recursive: true });
+      await writeFile(join(root, 'blobs', digest.slice(0, 2), digest), 'loose');
+      assert.deepEqual(await listStoredContents(root), [digest]);
+      assert.deepEqual(await readdir(root), ['blobs']);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
