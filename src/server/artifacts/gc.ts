@@ -48,9 +48,7 @@ export async function collectGarbage(
       );
       // Unlinked while the row locks are held: an upload of the same content
       // waits for this transaction and then stores the content afresh.
-      for (const row of rows) {
-        await store.remove(row.sha256);
-      }
+      await store.remove(rows.map((row) => row.sha256));
       return { rows, candidates: candidates.length };
     });
     filesDeleted += removed.rows.length;

@@ -95,11 +95,31 @@ describe('openContentPacks', () => {
     const kept = put(writer, randomBytes(500));
     await writer.flush();
 
-    await remover.remove(gone);
-    await remover.remove('0'.repeat(64)); // absent: not an error
+    await remover.remove([gone]);
+    await remover.remove(['0'.repeat(64)]); // absent: not an error
     assert.equal(get(writer, gone), undefined);
     assert.ok(get(writer, kept) !== undefined);
     assert.deepEqual(openContentPacks(dir, 'c').list(), [kept]);
+  });
+
+  it('removes many contents at once, in every pack and place they are in', async () => {
+    // Two writers, small packs: the contents spread over several packs, one stored twice.
+    const a = openContentPacks(dir, 'a', { maxBytes: 4000, maxAgeMs: 3600_000 });
+    const b = openContentPacks(dir, 'b');
+    const contents = Array.from({ length: 20 }, (_, i) => randomBytes(600 + i));
+    const digests = contents.map((c, i) => put(i % 2 === 0 ? a : b, c));
+    const twice = digests[3] ?? '';
+    put(a, contents[3] ?? Buffer.alloc(0));
+    await Promise.all([a.flush(), b.flush()]);
+    assert.ok((await files('.idx')).length > 2, 'several packs');
+
+    const gone = digests.filter((_, i) => i % 3 !== 0);
+    await openContentPacks(dir, 'c').remove([...gone, twice, '0'.repeat(64)]);
+    const kept = digests.filter((d) => !gone.includes(d) && d !== twice).sort();
+    for (const reader of [a, b, openContentPacks(dir, 'd')]) {
+      assert.deepEqual(reader.list().sort(), kept);
+      assert.equal(get(reader, twice), undefined);
+    }
   });
 
   it('keeps content stored again after a removal: the removal names the earlier place only', async () => {
@@ -107,7 +127,7 @@ describe('openContentPacks', () => {
     const content = randomBytes(800);
     const digest = put(writer, content);
     await writer.flush();
-    await openContentPacks(dir, 'b').remove(digest);
+    await openContentPacks(dir, 'b').remove([digest]);
     // Stored again (a new upload of the same bytes), then the old removal is read.
     put(writer, content);
     await writer.flush();
@@ -141,7 +161,7 @@ describe('openContentPacks', () => {
 
     const gone = digests.filter((_, i) => i % 4 !== 0);
     for (const digest of gone) {
-      await writer.remove(digest);
+      await writer.remove([digest]);
     }
     await openContentPacks(dir, 'gc').compact();
 
@@ -172,7 +192,7 @@ describe('openContentPacks', () => {
     const gone = put(writer, randomBytes(1000));
     const kept = put(writer, randomBytes(10));
     await writer.flush();
-    await writer.remove(gone);
+    await writer.remove([gone]);
 
     await openContentPacks(dir, 'gc').compact();
     assert.equal((await files('.pack')).length, 1, 'the writer is still adding to it');

@@ -57,8 +57,8 @@ export interface ContentPacks {
   readMany(places: readonly PackedPlace[]): (Buffer | undefined)[];
   /** Makes every committed content durable and recorded. */
   flush(): Promise<void>;
-  /** Records the removal of every place of the content. */
-  remove(sha256: string): Promise<void>;
+  /** Records the removal of every place of the contents: one write a pack. */
+  remove(sha256s: readonly string[]): Promise<void>;
   /** Copies the live contents of sealed packs that are mostly dead into a new one, and deletes them. */
   compact(options?: { readonly staleMs?: number }): Promise<void>;
   /** The sha256s of the contents held, read afresh from disk. */
@@ -191,11 +191,12 @@ export function openContentPacks(
     }
   };
 
-  const appendRemoval = (place: PackedPlace): boolean => {
+  /** Records the removal of places in `pack`, with one write; false if its log is gone. */
+  const appendRemovals = (pack: Pack, gone: readonly PackedPlace[]): boolean => {
     let fd: number;
     try {
       // No O_CREAT: a log compacted away meanwhile must not come back as a removal alone.
-      fd = openSync(place.pack.idxPath, constants.O_WRONLY | constants.O_APPEND);
+      fd = openSync(pack.idxPath, constants.O_WRONLY | constants.O_APPEND);
     } catch (error) {
       if (isMissing(error)) {
         return false;
@@ -203,12 +204,20 @@ export function openContentPacks(
       throw error;
     }
     try {
-      const sha256 = place.pack.live.get(place.offset)?.sha256;
-      writeSync(fd, encodeRecord(removed, sha256, place.offset, place.size));
+      const records = Buffer.concat(
+        gone.map((place) =>
+          encodeRecord(removed, pack.live.get(place.offset)?.sha256, place.offset, place.size),
+        ),
+      );
+      for (let written = 0; written < records.length;) {
+        written += writeSync(fd, records, written);
+      }
     } finally {
       closeSync(fd);
     }
-    index.dropPlace(place.pack, place.offset);
+    for (const place of gone) {
+      index.dropPlace(pack, place.offset);
+    }
     return true;
   };
 
@@ -297,14 +306,34 @@ export function openContentPacks(
       return run;
     },
 
-    async remove(sha256: string): Promise<void> {
+    async remove(sha256s: readonly string[]): Promise<void> {
       await contentPacks.flush();
+      let left = [...new Set(sha256s)];
       // A place may vanish under a compaction and reappear in its new pack: look again, a few times.
-      for (let attempt = 0; attempt < 3; attempt += 1) {
+      for (let attempt = 0; attempt < 3 && left.length > 0; attempt += 1) {
         index.refresh();
-        if (index.placesOf(sha256).every(appendRemoval)) {
-          return;
+        const byPack = new Map<Pack, { sha256: string; place: PackedPlace }[]>();
+        for (const sha256 of left) {
+          for (const place of index.placesOf(sha256)) {
+            const inPack = byPack.get(place.pack) ?? [];
+            inPack.push({ sha256, place });
+            byPack.set(place.pack, inPack);
+          }
         }
+        const again = new Set<string>();
+        for (const [pack, gone] of byPack) {
+          if (
+            !appendRemovals(
+              pack,
+              gone.map((g) => g.place),
+            )
+          ) {
+            for (const { sha256 } of gone) {
+              again.add(sha256);
+            }
+          }
+        }
+        left = [...again];
       }
     },
 
@@ -340,7 +369,7 @@ export function openContentPacks(
           if (!stillLive.has(sha256)) {
             for (const place of index.placesOf(sha256)) {
               if (place.pack !== pack) {
-                appendRemoval(place);
+                appendRemovals(place.pack, [place]);
               }
             }
           }

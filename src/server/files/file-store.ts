@@ -41,8 +41,8 @@ export interface FileStore {
   openContent(sha256: string): Promise<StoredContent>;
   /** Whether the content is stored. */
   has(sha256: string): Promise<boolean>;
-  /** Removes stored content; removing absent content is not an error. */
-  remove(sha256: string): Promise<void>;
+  /** Removes stored contents; removing absent content is not an error. */
+  remove(sha256s: readonly string[]): Promise<void>;
   /**
    * Gives back the space of removed contents where several share a file
    * (the garbage collector calls it after removing).

@@ -138,11 +138,11 @@ describe('createFsFileStore', () => {
     const content = randomBytes(100);
     const file = await store.stage(Readable.from([content]), { maxSize: 100 });
     await file.commit();
-    await store.remove(file.sha256);
+    await store.remove([file.sha256]);
     assert.equal(await store.has(file.sha256), false);
     await assert.rejects(stat(blobPath(file.sha256)), { code: 'ENOENT' });
-    await store.remove(file.sha256);
-    await store.remove('0'.repeat(64));
+    await store.remove([file.sha256]);
+    await store.remove(['0'.repeat(64)]);
   });
 
   it('commits the same content twice into one blob', async () => {
@@ -198,7 +198,7 @@ describe('createFsFileStore', () => {
     );
 
     // Removed by the other server: gone for this one too.
-    await other.remove(big);
+    await other.remove([big]);
     assert.equal(await store.has(big), false);
     await assert.rejects(store.read(big), isKilnError('not_found'));
     await assert.rejects(store.openRead(big), isKilnError('not_found'));

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { KilnError } from '../../protocol/errors.ts';
 import { sendFileRange } from './file-sender.ts';
 import { openPackIndex } from './content-pack-index.ts';
+import { unlinkIfPresent } from './content-pack-log.ts';
 import { openContentPacks, packedContentMaxBytes, type PackedPlace } from './content-packs.ts';
 import type {
   ByteRange,
@@ -277,9 +278,13 @@ export async function createFsFileStore(root: string): Promise<FileStore> {
       );
     },
 
-    async remove(sha256: string): Promise<void> {
-      await rm(blobPath(sha256), { force: true });
-      await packs.remove(sha256);
+    async remove(sha256s: readonly string[]): Promise<void> {
+      // Synchronously: most contents are packed, and a path that is not there
+      // costs a lookup here against ~100 µs through libuv's threads.
+      for (const sha256 of sha256s) {
+        unlinkIfPresent(blobPath(sha256));
+      }
+      await packs.remove(sha256s);
     },
 
     async compact(): Promise<void> {
