@@ -322,12 +322,8 @@ export function openContentPacks(
         }
         const again = new Set<string>();
         for (const [pack, gone] of byPack) {
-          if (
-            !appendRemovals(
-              pack,
-              gone.map((g) => g.place),
-            )
-          ) {
+          const places = gone.map((g) => g.place);
+          if (!appendRemovals(pack, places)) {
             for (const { sha256 } of gone) {
               again.add(sha256);
             }

@@ -5,6 +5,7 @@
  * ahead of the one being added.
  */
 import { createHash } from 'node:crypto';
+import { buffer } from 'node:stream/consumers';
 import { setImmediate } from 'node:timers/promises';
 import { readDebControlAt } from '../../../debian/deb-file.ts';
 import { KilnError } from '../../../protocol/errors.ts';
@@ -210,14 +211,11 @@ async function readLargeDeb(
   component: string,
 ): Promise<ReadOutcome> {
   try {
-    const control = await readDebControlAt(async (position, length) => {
-      const chunks: Buffer[] = [];
-      const range = { start: position, end: position + length - 1 };
-      for await (const chunk of await store.openRead(file.sha256, range)) {
-        chunks.push(chunk as Buffer);
-      }
-      return Buffer.concat(chunks);
-    }, file.size);
+    const control = await readDebControlAt(
+      async (position, length) =>
+        buffer(await store.openRead(file.sha256, { start: position, end: position + length - 1 })),
+      file.size,
+    );
     const md5 = createHash('md5');
     for await (const chunk of await store.openRead(file.sha256)) {
       md5.update(chunk as Buffer);
