@@ -3,6 +3,11 @@
  * worker); every other command is the CLI. Each room is loaded only when used,
  * so the CLI never loads the server's code.
  */
+import { useCompileCache } from './compile-cache.ts';
+
+// Before the modules below are loaded.
+useCompileCache();
+
 const [command, ...rest] = process.argv.slice(2);
 
 /** `kiln worker list|show|...` manage workers (CLI); `kiln worker [--flags]` is one. */
