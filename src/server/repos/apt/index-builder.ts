@@ -79,7 +79,7 @@ export async function buildSuiteIndices(
     );
     // Each index's chunks asked for while the one before is built: the
     // database makes them while this thread compresses and hashes.
-    const texts: Promise<Map<number, string>>[] = [];
+    const texts: ReadonlyMap<number, Promise<string | undefined>>[] = [];
     const ask = (i: number) => {
       const index = indices[i];
       if (index !== undefined && texts[i] === undefined) {
@@ -88,8 +88,6 @@ export async function buildSuiteIndices(
           index,
           (dirty[i] ?? []).map((c) => c.chunk),
         );
-        // Awaited in its turn; handled meanwhile, should the index before fail.
-        texts[i].catch(() => undefined);
       }
     };
     for (const [i, index] of indices.entries()) {
@@ -99,7 +97,7 @@ export async function buildSuiteIndices(
         deps,
         index,
         chunks.filter((c) => c.index_id === index.id),
-        { dirty: dirty[i] ?? [], texts: (await texts[i]) ?? new Map<number, string>() },
+        { dirty: dirty[i] ?? [], texts: texts[i] ?? new Map() },
         (path) => previous.get(`dists/${suite.codename}/${path}`),
         result,
       );
@@ -133,7 +131,7 @@ async function buildIndex(
   chunks: readonly ChunkRow[],
   rebuilt: {
     readonly dirty: readonly ChunkRow[];
-    readonly texts: ReadonlyMap<number, string>;
+    readonly texts: ReadonlyMap<number, Promise<string | undefined>>;
   },
   previous: (path: string) => ReturnType<PreviousFiles['get']>,
   result: SuiteIndices,
@@ -150,25 +148,27 @@ async function buildIndex(
     fresh.set(staged.sha256, content);
     return staged;
   };
-  // The dirty chunks' texts, each compressed on libuv's threads while the
-  // ones after it are made and the ones before it stored.
-  const made = new Map<number, { text: Buffer; gz: Promise<Buffer> }>();
+  // The dirty chunks' texts, each compressed on libuv's threads as soon as
+  // the database has made it, while the ones before it are stored.
+  const made = new Map<number, Promise<{ text: Buffer; gz: Buffer } | undefined>>();
   for (const chunk of dirty) {
-    const own = texts.get(chunk.chunk);
-    if (own !== undefined) {
-      const text = Buffer.from(own, 'utf8');
-      const gz = gzipAsync(text, { level: 6 });
-      // Awaited in order below; handled meanwhile, should an earlier one fail.
-      gz.catch(() => undefined);
-      made.set(chunk.chunk, { text, gz });
-    }
+    const own = (texts.get(chunk.chunk) ?? Promise.resolve(undefined)).then(async (string) => {
+      if (string === undefined) {
+        return undefined;
+      }
+      const text = Buffer.from(string, 'utf8');
+      return { text, gz: await gzipAsync(text, { level: 6 }) };
+    });
+    // Awaited in order below; handled meanwhile, should an earlier one fail.
+    own.catch(() => undefined);
+    made.set(chunk.chunk, own);
   }
   const textParts: string[] = [];
   const gzParts: string[] = [];
   for (const chunk of chunks) {
     let parts = { text: chunk.text_sha256 ?? '', gz: chunk.gz_sha256 ?? '' };
     if (dirty.includes(chunk)) {
-      const own = made.get(chunk.chunk);
+      const own = await made.get(chunk.chunk);
       if (own === undefined) {
         result.chunks.push({
           indexId: index.id,
@@ -178,7 +178,7 @@ async function buildIndex(
         });
         continue;
       }
-      const [plain, gz] = await Promise.all([stage(own.text), own.gz.then(stage)]);
+      const [plain, gz] = await Promise.all([stage(own.text), stage(own.gz)]);
       result.chunks.push({
         indexId: index.id,
         chunk: chunk.chunk,

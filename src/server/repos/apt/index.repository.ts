@@ -6,7 +6,6 @@
  */
 import { sql } from 'kysely';
 import type { Db } from '../../db/connect.ts';
-import { inSlices } from '../../db/unnest.ts';
 
 /** Entries per chunk: a change rebuilds one chunk of this many stanzas at most. */
 export const chunkSize = 256;
@@ -136,42 +135,54 @@ export interface IndexRow {
 }
 
 /**
- * The text of some chunks of an index, by chunk: each chunk's stanzas
- * ordered by package name, each followed by a blank line so that chunks
- * concatenate into an index. A Packages index lists its architecture's
- * binaries and the `all` ones. A chunk with no stanzas left is absent.
- * PostgreSQL joins each chunk's stanzas: one row a chunk rather than one a
- * package (20,000 stanzas: a third of the time, and no string each here).
+ * The text of some chunks of an index, each as its query answers: each
+ * chunk's stanzas ordered by package name, each followed by a blank line so
+ * that chunks concatenate into an index. A Packages index lists its
+ * architecture's binaries and the `all` ones. A chunk with no stanzas left
+ * is undefined. PostgreSQL joins each chunk's stanzas: one row a chunk
+ * rather than one a package (20,000 stanzas: a third of the time, and no
+ * string each here). The queries, a few chunks each, are all sent at once:
+ * the caller compresses the first chunks while the database makes the next.
  */
-export async function listChunkTexts(
+export function listChunkTexts(
   db: Db,
   index: IndexRow,
   chunks: readonly number[],
-): Promise<Map<number, string>> {
+): ReadonlyMap<number, Promise<string | undefined>> {
   const joined = sql<string>`string_agg(stanza || ${'\n'}, '' order by package${sql.raw(
     index.kind === 'packages' ? ', architecture' : '',
   )})`.as('text');
-  const rows = await inSlices(chunks, stanzaChunksPerQuery, (slice) =>
-    index.kind === 'packages'
-      ? db
-          .selectFrom('apt_binaries')
-          .select(['chunk', joined])
-          .where('suite_id', '=', index.suite_id)
-          .where('component', '=', index.component)
-          .where('chunk', 'in', slice)
-          .where('architecture', 'in', [index.architecture, 'all'])
-          .groupBy('chunk')
-          .execute()
-      : db
-          .selectFrom('apt_sources')
-          .select(['chunk', joined])
-          .where('suite_id', '=', index.suite_id)
-          .where('component', '=', index.component)
-          .where('chunk', 'in', slice)
-          .groupBy('chunk')
-          .execute(),
-  );
-  return new Map(rows.map((row) => [row.chunk, row.text]));
+  const texts = new Map<number, Promise<string | undefined>>();
+  for (let i = 0; i < chunks.length; i += stanzaChunksPerQuery) {
+    const slice = chunks.slice(i, i + stanzaChunksPerQuery);
+    const rows = (
+      index.kind === 'packages'
+        ? db
+            .selectFrom('apt_binaries')
+            .select(['chunk', joined])
+            .where('suite_id', '=', index.suite_id)
+            .where('component', '=', index.component)
+            .where('chunk', 'in', slice)
+            .where('architecture', 'in', [index.architecture, 'all'])
+            .groupBy('chunk')
+            .execute()
+        : db
+            .selectFrom('apt_sources')
+            .select(['chunk', joined])
+            .where('suite_id', '=', index.suite_id)
+            .where('component', '=', index.component)
+            .where('chunk', 'in', slice)
+            .groupBy('chunk')
+            .execute()
+    ).then((found) => new Map(found.map((row) => [row.chunk, row.text])));
+    for (const chunk of slice) {
+      const text = rows.then((found) => found.get(chunk));
+      // Awaited in its turn; handled meanwhile, should an earlier chunk fail.
+      text.catch(() => undefined);
+      texts.set(chunk, text);
+    }
+  }
+  return texts;
 }
 
 /**
