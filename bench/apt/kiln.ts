@@ -10,7 +10,12 @@ import type { Artifact } from '../../src/protocol/artifacts.schema.ts';
 import type { Task } from '../../src/protocol/tasks.schema.ts';
 import { progress } from '../support/console.ts';
 import { startKilnServer, type KilnServer } from '../support/kiln-server.ts';
-import { readMemory, resetPeakMemory } from '../support/proc.ts';
+import {
+  readCpuSecondsOfAll,
+  readMemory,
+  readThreadCpu,
+  resetPeakMemory,
+} from '../support/proc.ts';
 import type { AptSource, RepoTool, StepUsage, ToolWork } from './tool.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,6 +53,13 @@ export function createKiln(): RepoTool {
   };
   /** Where the time of the last full ingest went, for the progress lines. */
   const phases: [string, number][] = [];
+  /** The CPU time used so far by the server's threads, PostgreSQL and this process. */
+  const cpuNow = async (): Promise<CpuUse> => ({
+    server: await readThreadCpu(ready().server.pid),
+    postgres: onPglite ? 0 : await readCpuSecondsOfAll('postgres'),
+    client: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    wall: performance.now() / 1000,
+  });
   const repoPath = `/api/v1/workspaces/${workspace}/repositories/${repository}`;
 
   /** Runs `step`, and the server's peak RSS while it ran. */
@@ -176,13 +188,18 @@ export function createKiln(): RepoTool {
     fullPublish: (debs, signal) =>
       measured(async () => {
         phases.length = 0;
+        const beforeUpload = await cpuNow();
         const artifacts = await upload(debs, signal);
+        const beforeInclude = await cpuNow();
         const included = performance.now();
         await operate('include', { suite: ready().work.layout.suite, artifacts });
         phases.push(['include + publish', performance.now() - included]);
+        const after = await cpuNow();
         progress(
           `kiln: full ingest by phase: ${phases.map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s`).join(', ')}`,
         );
+        progress(`kiln: CPU of the upload: ${describeCpu(beforeUpload, beforeInclude)}`);
+        progress(`kiln: CPU of include + publish: ${describeCpu(beforeInclude, after)}`);
       }),
     addOne: (deb, signal) =>
       measured(async () => {
@@ -209,6 +226,50 @@ export function createKiln(): RepoTool {
       work = undefined;
     },
   };
+}
+
+/** CPU seconds used so far, and the time they were read at (seconds). */
+interface CpuUse {
+  /** By thread name (see readThreadCpu). */
+  readonly server: ReadonlyMap<string, number>;
+  readonly postgres: number;
+  /** This process: the client hashing and uploading. */
+  readonly client: number;
+  readonly wall: number;
+}
+
+const threadLabels: Readonly<Record<string, string>> = {
+  main: 'server main thread',
+  V8Worker: "V8's threads (GC, compiling)",
+  WorkerThread: 'worker threads (.deb reading)',
+  'libuv-worker': "libuv's threads (gzip)",
+};
+
+/**
+ * Where the CPU time between two readings went, with the total: more than
+ * the wall time means several cores at work (a 2-core machine can give at
+ * most twice it).
+ */
+function describeCpu(before: CpuUse, after: CpuUse): string {
+  const used: [string, number][] = [];
+  let other = 0;
+  for (const [name, seconds] of after.server) {
+    const spent = seconds - (before.server.get(name) ?? 0);
+    const label = threadLabels[name];
+    if (label === undefined) {
+      other += spent;
+    } else {
+      used.push([label, spent]);
+    }
+  }
+  used.push(
+    ['other server threads', other],
+    ['PostgreSQL', after.postgres - before.postgres],
+    ['bench client', after.client - before.client],
+  );
+  const total = used.reduce((sum, [, seconds]) => sum + seconds, 0);
+  const parts = used.filter(([, s]) => s > 0).map(([label, s]) => `${label} ${s.toFixed(2)}`);
+  return `${total.toFixed(2)} s in ${(after.wall - before.wall).toFixed(2)} s of wall time (${parts.join(', ')})`;
 }
 
 async function inParallel(

@@ -1,11 +1,15 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 
 // The unit of utime and stime in /proc/<pid>/stat: USER_HZ, 100 on Linux.
 const clockTicksPerSecond = 100;
 
 /** The CPU time (user and system, all threads) a process has used so far, in seconds. */
 export async function readCpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return cpuSecondsIn(await readFile(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** utime + stime of a `stat` line, in seconds. */
+function cpuSecondsIn(stat: string): number {
   // Fields from the third (state) on, past the command name, which may hold
   // spaces; utime and stime are the 14th and 15th (proc_pid_stat(5)).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -43,4 +47,52 @@ export async function resetPeakMemory(pid: number): Promise<boolean> {
 export async function readChildPids(pid: number): Promise<number[]> {
   const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
   return children.trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** A task's name and CPU time in seconds, from its `stat` file; undefined once it has ended. */
+async function statCpuSeconds(
+  path: string,
+): Promise<{ name: string; seconds: number } | undefined> {
+  let stat: string;
+  try {
+    stat = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    seconds: cpuSecondsIn(stat),
+  };
+}
+
+/**
+ * The CPU time each kind of thread of a process has used so far, in seconds,
+ * by thread name (proc(5): comm), the main thread as `main`: for Node.js,
+ * `V8Worker` (V8's garbage collection and compiling), `libuv-worker`
+ * (zlib, crypto, file system), `WorkerThread` (worker_threads).
+ */
+export async function readThreadCpu(pid: number): Promise<Map<string, number>> {
+  const byName = new Map<string, number>();
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const used = await statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+    if (used !== undefined) {
+      const name = tid === String(pid) ? 'main' : used.name;
+      byName.set(name, (byName.get(name) ?? 0) + used.seconds);
+    }
+  }
+  return byName;
+}
+
+/** The CPU time all processes named `name` (proc(5): comm) have used so far, in seconds. */
+export async function readCpuSecondsOfAll(name: string): Promise<number> {
+  let seconds = 0;
+  for (const pid of await readdir('/proc')) {
+    if (/^\d+$/.test(pid)) {
+      const used = await statCpuSeconds(`/proc/${pid}/stat`);
+      if (used?.name === name) {
+        seconds += used.seconds;
+      }
+    }
+  }
+  return seconds;
 }
