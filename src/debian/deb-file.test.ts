@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { constants, gzipSync, zstdCompressSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type DebFile, DebFileError, parseDeb, readDebFile, wholeFileLimit } from './deb-file.ts';
+import {
+  type DebFile,
+  DebFileError,
+  maxControlFileSize,
+  parseDeb,
+  readDebFile,
+  wholeFileLimit,
+} from './deb-file.ts';
 import { formatDeb822 } from './deb822.ts';
 import { maxControlTarSize } from './decompress.ts';
 import { isValidVersion } from './version.ts';
@@ -181,7 +188,9 @@ function tar(files: Record<string, string | Uint8Array>): Buffer {
   for (const [name, content] of Object.entries(files)) {
     writeFileSync(join(root, name), content);
   }
-  return execFileSync('tar', ['--format=gnu', '-C', root, '-cf', '-', '.']);
+  return execFileSync('tar', ['--format=gnu', '-C', root, '-cf', '-', '.'], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
 }
 
 const data = tar({ file: 'data\n' });
@@ -433,6 +442,13 @@ const malformed: [string, () => Uint8Array, RegExp][] = [
     /^control.tar.gz has no control file$/,
   ],
   ['an empty control file', () => withControl(''), /^the control file is empty$/],
+  [
+    'a control file larger than kiln reads',
+    () => withControl(`${control}Description: long\n${' x\n'.repeat(maxControlFileSize / 3)}`),
+    new RegExp(
+      `^the control file is ${Buffer.byteLength(control) + 18 + 3 * Math.floor(maxControlFileSize / 3)} bytes; kiln reads control files of up to ${maxControlFileSize}$`,
+    ),
+  ],
   [
     'a malformed control file',
     () => withControl('Package: a\nno colon\n'),

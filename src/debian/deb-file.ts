@@ -179,6 +179,11 @@ async function describeDeb(head: Uint8Array, layout: DebLayout): Promise<DebCont
   if (file === undefined) {
     throw new DebFileError(`${member.name} has no control file`);
   }
+  if (file.data.length > maxControlFileSize) {
+    throw new DebFileError(
+      `the control file is ${file.data.length} bytes; kiln reads control files of up to ${maxControlFileSize}`,
+    );
+  }
   const controlText = decodeControl(file.data);
   const control = parseControl(controlText);
   return Object.freeze({
@@ -194,6 +199,15 @@ async function describeDeb(head: Uint8Array, layout: DebLayout): Promise<DebCont
     dataCompression: layout.dataCompression,
   });
 }
+
+/**
+ * The largest control file kiln reads: it becomes the package's Packages
+ * stanza, which every client downloads. Debian's largest are tens of KB (long
+ * Provides, Built-Using and Description fields). A few KB of gzip can expand
+ * to tens of MB of control file, which would be held as one string (beyond
+ * the .deb reading threads' heap) and served in every Packages file.
+ */
+export const maxControlFileSize = 1024 * 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DebFileError } from './deb-file-error.ts';
-import { readTarFiles } from './tar.ts';
+import { maxLongNameSize, maxPaxHeaderSize, readTarFiles } from './tar.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'kiln-tar-'));
 after(() => {
@@ -119,6 +119,51 @@ describe('readTarFiles', () => {
       assert.throws(
         () => readTarFiles(tar, 'test.tar'),
         (error) => error instanceof DebFileError && message.test(error.message),
+      );
+    });
+  }
+
+  /** A tar of one header of `type` with `size` bytes of `fill` after it, then ./control. */
+  const oversized = (type: 'L' | 'x', size: number, fill: string) => {
+    const header = Buffer.alloc(512);
+    header.write(type === 'L' ? '././@LongLink' : 'pax', 0, 'latin1');
+    header.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+    header.write(type, 156, 'latin1');
+    header.write('ustar  \0', 257, 'latin1');
+    header.fill(0x20, 148, 156);
+    const sum = header.reduce((total, byte) => total + byte, 0);
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const body = Buffer.alloc(Math.ceil(size / 512) * 512);
+    body.write(fill.repeat(Math.ceil(size / fill.length)).slice(0, size), 'latin1');
+    return Buffer.concat([header, body, makeTar('gnu', ['control'])]);
+  };
+
+  it('reads a long name and a pax header up to their limits', () => {
+    const name = readTarFiles(oversized('L', maxLongNameSize, 'n'), 'test.tar');
+    assert.deepEqual(
+      name.map((f) => f.path),
+      // The long name names the next entry, ./ (a directory), then ./control.
+      ['control'],
+    );
+    const record = '12 k00000=v\n';
+    const records = record.repeat(Math.floor(maxPaxHeaderSize / record.length));
+    assert.deepEqual(
+      readTarFiles(oversized('x', records.length, records), 'test.tar').map((f) => f.path),
+      ['control'],
+    );
+  });
+
+  for (const [type, limit, what] of [
+    ['L', maxLongNameSize, 'long name'],
+    ['x', maxPaxHeaderSize, 'pax header'],
+  ] as const) {
+    it(`throws DebFileError for a ${what} larger than kiln reads`, () => {
+      assert.throws(
+        () => readTarFiles(oversized(type, limit + 1, 'n'), 'test.tar'),
+        (error) =>
+          error instanceof DebFileError &&
+          error.message ===
+            `test.tar: the ${what} at byte 0 is ${limit + 1} bytes; kiln reads up to ${limit}`,
       );
     });
   }

@@ -7,6 +7,15 @@
 import { DebFileError } from './deb-file-error.ts';
 
 const blockSize = 512;
+
+/**
+ * The largest GNU long name and pax header read: a path is at most a few KB
+ * (PATH_MAX), a control.tar's pax headers hold a path or two. Read whole,
+ * tens of MB of either (a few KB of gzip) would be held as strings, beyond
+ * a .deb reading thread's heap.
+ */
+export const maxLongNameSize = 64 * 1024;
+export const maxPaxHeaderSize = 1024 * 1024;
 /** `ustar\0`: the magic of a POSIX ustar header (GNU tar writes `ustar  \0`). */
 const ustarMagic = [0x75, 0x73, 0x74, 0x61, 0x72, 0x00];
 
@@ -49,6 +58,12 @@ export function readTarFiles(tar: Uint8Array, label: string): TarFile[] {
     }
     const data = bytes.subarray(start, start + size);
     const type = String.fromCharCode(header[156] ?? 0);
+    const limit = type === 'L' ? maxLongNameSize : type === 'x' ? maxPaxHeaderSize : undefined;
+    if (limit !== undefined && size > limit) {
+      throw new DebFileError(
+        `${label}: the ${type === 'L' ? 'long name' : 'pax header'} at byte ${offset} is ${size} bytes; kiln reads up to ${limit}`,
+      );
+    }
     if (type === 'L') {
       longName = cString(data);
     } else if (type === 'x') {
