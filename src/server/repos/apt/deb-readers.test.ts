@@ -111,6 +111,23 @@ describe('reading .debs in threads', () => {
     }
   });
 
+  it('names the .debs of the tasks a thread had when it stopped', async () => {
+    const readers = createDebReaders(1);
+    const settled = Promise.allSettled([
+      readers.read('main', files.slice(0, 1), contents.slice(0, 1)),
+      readers.read('main', files, contents),
+    ]);
+    // Before the new thread has answered: both tasks are still its own.
+    await readers.close();
+    const reasons = (await settled).map((s) =>
+      s.status === 'rejected' ? (s.reason as Error).message : 'read',
+    );
+    assert.deepEqual(reasons, [
+      'the .deb reading threads were closed, while reading alpha_1.0-1_amd64.deb',
+      `the .deb reading threads were closed, while reading alpha_1.0-1_amd64.deb and ${files.length - 1} other .debs`,
+    ]);
+  });
+
   it('reads contents that are views of a larger buffer', async () => {
     const whole = Buffer.concat([Buffer.from('padding'), ...contents]);
     let offset = 'padding'.length;

@@ -108,9 +108,21 @@ interface ReadingThread {
   /** Tasks given and not answered, by sequence number, with their bytes. */
   readonly pending: Map<
     number,
-    { resolve(outcomes: ReadOutcome[]): void; reject(error: Error): void; bytes: number }
+    {
+      resolve(outcomes: ReadOutcome[]): void;
+      reject(error: Error): void;
+      bytes: number;
+      /** The task's .debs, for the message should the thread stop. */
+      paths: readonly string[];
+    }
   >;
   idle: NodeJS.Timeout | undefined;
+}
+
+/** A task's .debs in a message: the first, and how many more. */
+function which(paths: readonly string[]): string {
+  const [first = 'no .deb', ...others] = paths;
+  return others.length === 0 ? first : `${first} and ${others.length} other .debs`;
 }
 
 /** How long a reading thread without work stays, for the next include. */
@@ -135,7 +147,10 @@ export function createDebReaders(threads = Math.max(1, availableParallelism() - 
     running.delete(thread);
     clearTimeout(thread.idle);
     for (const task of thread.pending.values()) {
-      task.reject(error);
+      // Which .debs, since one of them may be why (a thread's heap is small).
+      task.reject(
+        new Error(`${error.message}, while reading ${which(task.paths)}`, { cause: error }),
+      );
     }
     thread.pending.clear();
   };
@@ -153,7 +168,9 @@ export function createDebReaders(threads = Math.max(1, availableParallelism() - 
       const task = thread.pending.get(reply.seq);
       thread.pending.delete(reply.seq);
       if ('failure' in reply) {
-        task?.reject(new Error(`a .deb reading thread failed: ${reply.failure}`));
+        task?.reject(
+          new Error(`a .deb reading thread failed reading ${which(task.paths)}: ${reply.failure}`),
+        );
       } else {
         task?.resolve(reply.outcomes);
       }
@@ -203,7 +220,12 @@ export function createDebReaders(threads = Math.max(1, availableParallelism() - 
       clearTimeout(thread.idle);
       const seq = (lastSeq += 1);
       return new Promise((resolve, reject) => {
-        thread.pending.set(seq, { resolve, reject, bytes: joined.length });
+        thread.pending.set(seq, {
+          resolve,
+          reject,
+          bytes: joined.length,
+          paths: debs.map((d) => d.path),
+        });
         thread.worker.ref();
         thread.worker.postMessage({ seq, component, debs, bytes: joined } satisfies ReadTask, [
           joined.buffer,
