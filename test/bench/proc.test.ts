@@ -8,10 +8,15 @@ import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { readCpuSecondsOfAll, readThreadCpu } from '../../bench/support/proc.ts';
 
-/** Keeps this thread busy for `ms`. */
+/** Keeps this thread busy until it has used `ms` of CPU time (at most 20 s of wall time). */
 function burn(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
+  const cpuMs = () => {
+    const { user, system } = process.threadCpuUsage();
+    return (user + system) / 1000;
+  };
+  const until = cpuMs() + ms;
+  const deadline = performance.now() + 20_000;
+  while (cpuMs() < until && performance.now() < deadline) {
     // Busy on purpose.
   }
 }
@@ -20,18 +25,24 @@ describe('readThreadCpu', () => {
   it("counts the main thread's and a worker thread's CPU time under their names", async () => {
     const before = await readThreadCpu(process.pid);
     burn(300);
+    // Busy until it has used 100 ms of CPU; then it waits to be ended.
     const worker = new Worker(
-      'const until = performance.now() + 300; while (performance.now() < until) {}',
+      `const { parentPort } = require('node:worker_threads');
+       const cpuMs = () => { const u = process.threadCpuUsage(); return (u.user + u.system) / 1000; };
+       const until = cpuMs() + 100;
+       while (cpuMs() < until) {}
+       parentPort.postMessage('busy');
+       setInterval(() => {}, 1000);`,
       { eval: true },
     );
     // Read while the worker still runs: an ended thread's time leaves the listing.
-    await once(worker, 'online');
-    burn(150);
+    await once(worker, 'message');
     const during = await readThreadCpu(process.pid);
-    await once(worker, 'exit');
+    await worker.terminate();
     const main = (during.get('main') ?? 0) - (before.get('main') ?? 0);
-    assert.ok(main >= 0.3, `main thread: ${main} s`);
-    assert.ok((during.get('WorkerThread') ?? 0) > 0, `threads: ${[...during.keys()].join(', ')}`);
+    assert.ok(main >= 0.25, `main thread: ${main} s`);
+    const worked = during.get('WorkerThread') ?? 0;
+    assert.ok(worked >= 0.05, `worker threads: ${worked} s of ${[...during.keys()].join(', ')}`);
     assert.ok(!during.has(String(process.pid)), 'the main thread is named main');
   });
 });
@@ -49,7 +60,7 @@ describe('readCpuSecondsOfAll', () => {
       const child = spawn(busy, ['-c', 'while :; do :; done']);
       try {
         let used = 0;
-        for (let tries = 0; tries < 100 && used < 0.2; tries++) {
+        for (let tries = 0; tries < 300 && used < 0.2; tries++) {
           await new Promise((resolve) => setTimeout(resolve, 50));
           used = await readCpuSecondsOfAll(name);
         }
