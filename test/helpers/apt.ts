@@ -20,6 +20,8 @@ export interface AptSourceSpec {
   readonly architectures: readonly string[];
   /** The armored public key(s) for `signed-by`. */
   readonly key: string;
+  /** Whether apt also fetches the Sources indices (a `deb-src` line), for `apt-get source`. */
+  readonly sources?: boolean;
   /** HTTP basic credentials, written to auth.conf.d as apt users do. */
   readonly auth?: { readonly login: string; readonly password: string };
 }
@@ -69,9 +71,10 @@ export async function createAptClient(dir: string, source: AptSourceSpec): Promi
       dpkg: { root: join(dir, 'root'), admin },
     }),
   );
+  const line = `[signed-by=${keyFile}] ${source.uri} ${source.suite} ${source.components.join(' ')}\n`;
   await writeFile(
     join(etc, 'sources.list'),
-    `deb [signed-by=${keyFile}] ${source.uri} ${source.suite} ${source.components.join(' ')}\n`,
+    `deb ${line}${source.sources === true ? `deb-src ${line}` : ''}`,
   );
   if (source.auth !== undefined) {
     const auth = join(etc, 'auth.conf.d', 'kiln.conf');

@@ -47,3 +47,45 @@ export async function buildDeb(dir: string, spec: DebSpec): Promise<string> {
   await rm(tree, { recursive: true });
   return deb;
 }
+
+/**
+ * Builds a native source package (`3.0 (native)`) with dpkg-source in `dir`:
+ * `<name>_<version>.dsc` and `<name>_<version>.tar.xz`, whose one file says
+ * `content`. Returns their paths, the .dsc first.
+ */
+export async function buildSourcePackage(
+  dir: string,
+  spec: { readonly name: string; readonly version: string; readonly content: string },
+): Promise<string[]> {
+  const { name, version } = spec;
+  const tree = join(dir, `${name}-${version}`);
+  await rm(tree, { recursive: true, force: true });
+  await mkdir(join(tree, 'debian', 'source'), { recursive: true });
+  await writeFile(join(tree, 'README'), spec.content);
+  await writeFile(join(tree, 'debian', 'source', 'format'), '3.0 (native)\n');
+  await writeFile(
+    join(tree, 'debian', 'control'),
+    [
+      `Source: ${name}`,
+      'Section: misc',
+      'Priority: optional',
+      'Maintainer: Kiln Tests <tests@example.org>',
+      'Standards-Version: 4.6.2',
+      '',
+      `Package: ${name}`,
+      'Architecture: all',
+      `Description: ${name} for tests`,
+      ' A source package built by dpkg-source.',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(tree, 'debian', 'changelog'),
+    `${name} (${version}) unstable; urgency=medium\n\n  * For tests.\n\n -- Kiln Tests <tests@example.org>  Sun, 06 Dec 2026 12:00:00 +0000\n`,
+  );
+  await writeFile(join(tree, 'debian', 'rules'), '#!/usr/bin/make -f\n%:\n\tdh $@\n', {
+    mode: 0o755,
+  });
+  await run('dpkg-source', ['--build', `${name}-${version}`], { cwd: dir });
+  return [join(dir, `${name}_${version}.dsc`), join(dir, `${name}_${version}.tar.xz`)];
+}

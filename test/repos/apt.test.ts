@@ -14,7 +14,7 @@ import { apiAs, createUserWithToken, type Api } from '../helpers/api.ts';
 import { createAptClient, type AptSourceSpec } from '../helpers/apt.ts';
 import { createWorkspace, expectError, expectStatus } from '../helpers/artifacts.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
-import { buildDeb } from '../helpers/debs.ts';
+import { buildDeb, buildSourcePackage } from '../helpers/debs.ts';
 import {
   ensureIndices,
   indexKeys,
@@ -22,6 +22,7 @@ import {
   saveChunks,
 } from '../../src/server/repos/apt/index.repository.ts';
 import { wholeDebBytes } from '../../src/server/repos/apt/binary-reading.ts';
+import { maxDscSize } from '../../src/server/repos/apt/ingest.ts';
 import { addBinaries } from '../../src/server/repos/apt/package.repository.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import {
@@ -179,6 +180,38 @@ forEachDatabase((backend) => {
         'bookworm hello 1.1-1 amd64',
         'bookworm hello-data 1.0-1 all',
       ]);
+    });
+  });
+
+  describe('source packages', () => {
+    it('apt-get source fetches a source package from Sources, checks and unpacks it', async () => {
+      const { key, url } = await createRepository('pub', 'sources', ['amd64']);
+      const dir = join(work, 'sources');
+      await mkdir(dir, { recursive: true });
+      const source = await uploadDebs(
+        alice,
+        'pub',
+        await buildSourcePackage(dir, { name: 'hello-src', version: '1.0', content: 'hi\n' }),
+        'debian:source-package',
+      );
+      await change(alice, 'pub', 'sources', 'include', { suite: 'bookworm', artifacts: [source] });
+
+      const sources = await bob.get('/repos/pub/sources/dists/bookworm/main/source/Sources');
+      expectStatus(sources, 200);
+      assert.match(sources.body as string, /^Package: hello-src$/m);
+      assert.match(sources.body as string, /^Directory: pool\/main\/h\/hello-src$/m);
+
+      const apt = await aptFor({ uri: url, architectures: ['amd64'], key, sources: true });
+      assert.match(await apt.update(), /main Sources/);
+      // dpkg-source unpacks it after checking the files against the .dsc apt checked against Sources.
+      const fetched = await apt.aptGet('source', 'hello-src');
+      assert.equal(fetched.code, 0, fetched.output);
+      assert.match(fetched.output, /dpkg-source: info: extracting hello-src in hello-src-1\.0/);
+      assert.equal(await readFile(join(apt.dir, 'hello-src-1.0', 'README'), 'utf8'), 'hi\n');
+      assert.equal(
+        await readFile(join(apt.dir, 'hello-src_1.0.dsc'), 'utf8'),
+        await readFile(join(dir, 'hello-src_1.0.dsc'), 'utf8'),
+      );
     });
   });
 
@@ -382,6 +415,9 @@ forEachDatabase((backend) => {
       const packagesBefore = await packageLines(alice, 'pub', 'strict');
       const notADeb = join(debs, 'notes_1.0_amd64.deb');
       await writeFile(notADeb, 'this is not a Debian package\n');
+      const hugeDsc = join(debs, 'huge_1.0.dsc');
+      const dscHead = 'Source: huge\nVersion: 1.0\nX-Pad: ';
+      await writeFile(hugeDsc, `${dscHead}${'x'.repeat(maxDscSize - dscHead.length)}\n`);
       const cases: [string, number, RegExp][] = [
         [
           'not a .deb',
@@ -414,6 +450,13 @@ forEachDatabase((backend) => {
             notADeb,
           ]),
           /not a Debian binary package/,
+        ],
+        [
+          'a .dsc larger than kiln reads',
+          await uploadDebs(alice, 'pub', [hugeDsc], 'debian:source-package'),
+          new RegExp(
+            `^huge_1\\.0\\.dsc is ${maxDscSize + 1} bytes; kiln reads \\.dsc files of up to ${maxDscSize}$`,
+          ),
         ],
         [
           'a slice of good packages added before a bad one is read',

@@ -113,12 +113,25 @@ export async function ingestPackages(
   return result;
 }
 
+/**
+ * The largest .dsc an include reads, whole, on the server's main thread: a
+ * .dsc lists a few files (Debian's largest are tens of KB); hundreds of MB of
+ * lines would become millions of strings there.
+ */
+export const maxDscSize = 1024 * 1024;
+
 async function readSource(
   store: FileStore,
   artifact: IngestArtifact,
   file: IngestArtifact['files'][number],
   component: string,
 ): Promise<Source> {
+  if (file.size > maxDscSize) {
+    throw new KilnError(
+      'bad_request',
+      `${file.path} is ${file.size} bytes; kiln reads .dsc files of up to ${maxDscSize}`,
+    );
+  }
   const text = (await store.read(file.sha256)).toString('utf8');
   const [dsc] = (() => {
     try {
