@@ -11,6 +11,7 @@ import {
   type DebFile,
   DebFileError,
   maxControlFileSize,
+  maxHeadSize,
   parseDeb,
   readDebFile,
   wholeFileLimit,
@@ -492,6 +493,27 @@ const malformed: [string, () => Uint8Array, RegExp][] = [
     /^the control file's Architecture "amd64\\ni386" is invalid: it spans several lines$/,
   ],
 ];
+
+describe('refusing a large package whose control member is too large to read', () => {
+  it('refuses it before reading the control member', async () => {
+    // control.tar, uncompressed, longer than a control.tar may expand to.
+    const member = Buffer.alloc(maxHeadSize);
+    tar({ control }).copy(member);
+    const path = join(work, `huge-control-${counter++}.deb`);
+    writeFileSync(
+      path,
+      ar([
+        ['debian-binary', '2.0\n'],
+        ['control.tar', member],
+        ['data.tar', data],
+      ]),
+    );
+    await assert.rejects(readDebFile(path), {
+      name: 'DebFileError',
+      message: `the members before data.tar take more than ${maxHeadSize} bytes; kiln reads up to that`,
+    });
+  });
+});
 
 describe('refusing malformed packages', () => {
   for (const [what, make, message] of malformed) {

@@ -6,7 +6,7 @@
 import { createHash, hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import { type Paragraph, Deb822Error, parseDeb822 } from './deb822.ts';
-import { decompressMember } from './decompress.ts';
+import { decompressMember, maxControlTarSize } from './decompress.ts';
 import { DebFileError } from './deb-file-error.ts';
 import {
   type Compression,
@@ -110,6 +110,14 @@ export async function readDebFile(
   }
 }
 
+/**
+ * The most of a large .deb's first bytes read for its control data: a
+ * control member as large as a control.tar may expand to (compressing makes
+ * it smaller), and room for the members' headers. Beyond that the package is
+ * refused rather than held: a member declared gigabytes long would be.
+ */
+export const maxHeadSize = maxControlTarSize + 64 * 1024;
+
 /** Reads `length` bytes of a .deb from `position`. */
 export type ReadDebBytes = (position: number, length: number) => Promise<Uint8Array>;
 
@@ -128,6 +136,11 @@ export async function readDebControlAt(
   let layout = locateDebMembers(head, size);
   while (typeof layout === 'number') {
     signal?.throwIfAborted();
+    if (layout > maxHeadSize) {
+      throw new DebFileError(
+        `the members before data.tar take more than ${maxHeadSize} bytes; kiln reads up to that`,
+      );
+    }
     // Read ahead: the next member's header usually follows closely.
     head = await readAt(0, Math.min(size, Math.max(layout, 64 * 1024)));
     layout = locateDebMembers(head, size);
