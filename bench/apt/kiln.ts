@@ -54,12 +54,15 @@ export function createKiln(): RepoTool {
   /** Where the time of the last full ingest went, for the progress lines. */
   const phases: [string, number][] = [];
   /** The CPU time used so far by the server's threads, PostgreSQL and this process. */
-  const cpuNow = async (): Promise<CpuUse> => ({
-    server: await readThreadCpu(ready().server.pid),
-    postgres: onPglite ? 0 : await readCpuSecondsOfAll('postgres'),
-    client: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-    wall: performance.now() / 1000,
-  });
+  const cpuNow = async (): Promise<CpuUse> => {
+    const client = process.cpuUsage();
+    return {
+      server: await readThreadCpu(ready().server.pid),
+      postgres: onPglite ? 0 : await readCpuSecondsOfAll('postgres'),
+      client: (client.user + client.system) / 1e6,
+      wall: performance.now() / 1000,
+    };
+  };
   const repoPath = `/api/v1/workspaces/${workspace}/repositories/${repository}`;
 
   /** Runs `step`, and the server's peak RSS while it ran. */

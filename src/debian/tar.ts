@@ -16,6 +16,11 @@ const blockSize = 512;
  */
 export const maxLongNameSize = 64 * 1024;
 export const maxPaxHeaderSize = 1024 * 1024;
+/** The entries read whole into strings, by type, with their limits. */
+const readWholeUpTo: ReadonlyMap<string, { what: string; limit: number }> = new Map([
+  ['L', { what: 'long name', limit: maxLongNameSize }],
+  ['x', { what: 'pax header', limit: maxPaxHeaderSize }],
+]);
 /** `ustar\0`: the magic of a POSIX ustar header (GNU tar writes `ustar  \0`). */
 const ustarMagic = [0x75, 0x73, 0x74, 0x61, 0x72, 0x00];
 
@@ -58,10 +63,10 @@ export function readTarFiles(tar: Uint8Array, label: string): TarFile[] {
     }
     const data = bytes.subarray(start, start + size);
     const type = String.fromCharCode(header[156] ?? 0);
-    const limit = type === 'L' ? maxLongNameSize : type === 'x' ? maxPaxHeaderSize : undefined;
-    if (limit !== undefined && size > limit) {
+    const limited = readWholeUpTo.get(type);
+    if (limited !== undefined && size > limited.limit) {
       throw new DebFileError(
-        `${label}: the ${type === 'L' ? 'long name' : 'pax header'} at byte ${offset} is ${size} bytes; kiln reads up to ${limit}`,
+        `${label}: the ${limited.what} at byte ${offset} is ${size} bytes; kiln reads up to ${limited.limit}`,
       );
     }
     if (type === 'L') {
