@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -35,12 +35,8 @@ export async function describeLocalFile(
   if (reason !== undefined) {
     throw new ClientError(`${JSON.stringify(name)}: ${reason}`, 'invalid_file_name');
   }
-  const info = statSync(localPath);
-  if (info.size <= batchFileBytes) {
-    // Small: read at once, and synchronously: for the thousands of small files
-    // of a package set, an asynchronous open, stat, read and close cost several
-    // times the reading itself (20,000 .debs: 2.0 s against 0.5 s here).
-    const content = readFileSync(localPath);
+  const content = readSmallFile(localPath);
+  if (content !== undefined) {
     onBytes?.(content.length);
     return {
       path: name,
@@ -52,6 +48,36 @@ export async function describeLocalFile(
   }
   const { sha256, size } = await digestStream(createReadStream(localPath), onBytes);
   return { path: name, size, sha256, localPath };
+}
+
+/**
+ * The content of a regular file of up to `batchFileBytes`, else undefined.
+ * Read at once, and synchronously: for the thousands of small files of a
+ * package set, an asynchronous open, stat, read and close cost several times
+ * the reading itself (20,000 .debs: 2.0 s against 0.5 s here). One open,
+ * fstat, read and close: a stat by path beforehand and `readFileSync` took
+ * 1.5 times as long (20,000 .debs: 345 ms against 235).
+ */
+function readSmallFile(localPath: string): Buffer | undefined {
+  const fd = openSync(localPath, 'r');
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile() || info.size > batchFileBytes) {
+      return undefined;
+    }
+    const content = Buffer.allocUnsafe(info.size);
+    let done = 0;
+    while (done < content.length) {
+      const read = readSync(fd, content, done, content.length - done, done);
+      if (read === 0) {
+        break; // Shorter than it was: what there is.
+      }
+      done += read;
+    }
+    return done === content.length ? content : content.subarray(0, done);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function fileUrl(artifactId: number, path: string): string {
