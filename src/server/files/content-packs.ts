@@ -11,6 +11,7 @@ import {
   added,
   appendFully,
   encodeRecord,
+  encodeRecords,
   fileSize,
   isMissing,
   removed,
@@ -181,9 +182,7 @@ export function openContentPacks(
     for (const [writing, entries] of byPack) {
       // The bytes first: a record names only durable bytes.
       await fdatasyncAsync(writing.fd);
-      const records = Buffer.concat(
-        entries.map((e) => encodeRecord(added, e.sha256, e.offset, e.size)),
-      );
+      const records = encodeRecords(added, entries);
       await appendFully(writing.idxFd, records);
       await fdatasyncAsync(writing.idxFd);
       writing.unresolved -= entries.length;
@@ -204,10 +203,9 @@ export function openContentPacks(
       throw error;
     }
     try {
-      const records = Buffer.concat(
-        gone.map((place) =>
-          encodeRecord(removed, pack.live.get(place.offset)?.sha256, place.offset, place.size),
-        ),
+      const records = encodeRecords(
+        removed,
+        gone.map((place) => ({ ...place, sha256: pack.live.get(place.offset)?.sha256 })),
       );
       for (let written = 0; written < records.length;) {
         written += writeSync(fd, records, written);
