@@ -3,6 +3,7 @@ import type { Db } from '../../db/connect.ts';
 import {
   columnNames,
   inSlices,
+  longText,
   unnestRows,
   unnestTexts,
   type UnnestColumn,
@@ -154,7 +155,7 @@ const binaryColumns = [
   ['source', 'text'],
   ['source_version', 'text'],
   ['pool_path', 'text'],
-  ['stanza', 'text'],
+  ['stanza', longText],
   ['chunk', 'int'],
 ] as const satisfies readonly UnnestColumn<ChunkedBinary>[];
 
