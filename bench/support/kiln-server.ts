@@ -34,7 +34,9 @@ export async function startKilnServer(
   const child = spawnChild(
     join(repoRoot, 'node_modules/.bin/node'),
     [
+      // As bin/kiln starts it.
       '--disable-warning=ExperimentalWarning',
+      '--max-semi-space-size=8',
       'src/main.ts',
       'serve',
       '--data',
