@@ -175,12 +175,16 @@ async function nextChunks(
   if (count === 0) {
     return [];
   }
+  // The last chunk by walking the chunk index down from its end: written as
+  // max(chunk), it was planned on statistics from when the suite was small
+  // and counted every entry (20,000: 30 ms of each +1 include).
   const { rows } = await sql<{ chunk: number; entries: number }>`
-    select chunk, count(*)::int as entries from ${sql.table(table)}
-    where suite_id = ${suiteId} and component = ${component}
-      and chunk = (select max(chunk) from ${sql.table(table)}
-                   where suite_id = ${suiteId} and component = ${component})
-    group by chunk`.execute(db);
+    select last.chunk, (select count(*)::int from ${sql.table(table)} t
+                        where t.suite_id = ${suiteId} and t.component = ${component}
+                          and t.chunk = last.chunk) as entries
+    from (select chunk from ${sql.table(table)}
+          where suite_id = ${suiteId} and component = ${component}
+          order by chunk desc limit 1) as last`.execute(db);
   let chunk = rows[0]?.chunk ?? 0;
   let room = chunkSize - (rows[0]?.entries ?? 0);
   const chunks: number[] = [];
