@@ -696,6 +696,69 @@ forEachDatabase((backend) => {
     });
   });
 
+  describe('index chunks', () => {
+    it("fills a suite's last chunk before it starts another", async () => {
+      await createRepository('pub', 'chunked', ['amd64']);
+      const { db } = server.database;
+      const suite = await db
+        .selectFrom('apt_suites as s')
+        .innerJoin('apt_repositories as r', 'r.id', 's.repository_id')
+        .select(['s.id', 's.components', 's.architectures'])
+        .where('r.name', '=', 'chunked')
+        .executeTakeFirstOrThrow();
+      let next = 0;
+      const add = (count: number) =>
+        db.transaction().execute(async (trx) => {
+          const indices = await ensureIndices(
+            trx,
+            suite.id,
+            indexKeys(suite.components, suite.architectures),
+          );
+          const binaries = Array.from({ length: count }, () => {
+            const name = `c${String((next += 1)).padStart(4, '0')}`;
+            return {
+              suite_id: suite.id,
+              component: 'main',
+              package: name,
+              version: '1',
+              architecture: 'amd64',
+              source: name,
+              source_version: '1',
+              pool_path: `pool/main/c/${name}/${name}_1_amd64.deb`,
+              stanza: `Package: ${name}\n`,
+            };
+          });
+          await addBinaries(trx, indices, suite.id, 'main', binaries);
+        });
+      const perChunk = async () =>
+        (
+          await db
+            .selectFrom('apt_binaries')
+            .select(['chunk', (eb) => eb.fn.countAll<string>().as('n')])
+            .where('suite_id', '=', suite.id)
+            .groupBy('chunk')
+            .orderBy('chunk')
+            .execute()
+        ).map((row) => [row.chunk, Number(row.n)]);
+      await add(300);
+      assert.deepEqual(await perChunk(), [
+        [0, 256],
+        [1, 44],
+      ]);
+      await add(1);
+      assert.deepEqual(await perChunk(), [
+        [0, 256],
+        [1, 45],
+      ]);
+      await add(260);
+      assert.deepEqual(await perChunk(), [
+        [0, 256],
+        [1, 256],
+        [2, 49],
+      ]);
+    });
+  });
+
   describe('suites larger than a statement takes parameters', () => {
     // PostgreSQL's protocol counts a statement's parameters in 16 bits.
     const many = 70_000;
