@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -19,8 +20,10 @@ import {
   ensureIndices,
   indexKeys,
   listChunks,
+  listChunkTexts,
   saveChunks,
 } from '../../src/server/repos/apt/index.repository.ts';
+import { createChunkPrebuilder, prebuiltKey } from '../../src/server/repos/apt/chunk-prebuild.ts';
 import { wholeDebBytes } from '../../src/server/repos/apt/binary-reading.ts';
 import { maxDscSize } from '../../src/server/repos/apt/ingest.ts';
 import { addBinaries } from '../../src/server/repos/apt/package.repository.ts';
@@ -74,6 +77,15 @@ forEachDatabase((backend) => {
     expectStatus(key, 200);
     return { key: key.body as string, url: created.body.url as string };
   };
+
+  /** The (one) suite of a repository, straight from the database. */
+  const suiteOf = (repository: string) =>
+    server.database.db
+      .selectFrom('apt_suites as s')
+      .innerJoin('apt_repositories as r', 'r.id', 's.repository_id')
+      .select(['s.id', 's.components', 's.architectures'])
+      .where('r.name', '=', repository)
+      .executeTakeFirstOrThrow();
 
   const aptFor = async (source: Omit<AptSourceSpec, 'suite' | 'components'>) => {
     clients += 1;
@@ -700,12 +712,7 @@ forEachDatabase((backend) => {
     it("fills a suite's last chunk before it starts another", async () => {
       await createRepository('pub', 'chunked', ['amd64']);
       const { db } = server.database;
-      const suite = await db
-        .selectFrom('apt_suites as s')
-        .innerJoin('apt_repositories as r', 'r.id', 's.repository_id')
-        .select(['s.id', 's.components', 's.architectures'])
-        .where('r.name', '=', 'chunked')
-        .executeTakeFirstOrThrow();
+      const suite = await suiteOf('chunked');
       let next = 0;
       const add = (count: number) =>
         db.transaction().execute(async (trx) => {
@@ -759,6 +766,123 @@ forEachDatabase((backend) => {
     });
   });
 
+  describe('chunks an include makes itself', () => {
+    it('are the bytes the database makes of the same chunks', async () => {
+      await createRepository('pub', 'premade', ['amd64', 'arm64']);
+      const { db } = server.database;
+      const suite = await suiteOf('premade');
+      const architectures = ['amd64', 'arm64', 'all'];
+      // Names that collations order differently: by bytes, + before - before . before digits.
+      const binaries = Array.from({ length: 600 }, (_, i) => {
+        const name = `${['x-', 'x.', 'x+', 'x', 'x0'][i % 5] ?? ''}${String(i).padStart(3, '0')}`;
+        const architecture = architectures[i % 3] ?? 'all';
+        const poolPath = `pool/main/x/${name}/${name}_1_${architecture}.deb`;
+        return {
+          suite_id: suite.id,
+          component: 'main',
+          package: name,
+          version: '1',
+          architecture,
+          source: name,
+          source_version: '1',
+          pool_path: poolPath,
+          stanza: `Package: ${name}\nVersion: 1\nArchitecture: ${architecture}\nFilename: ${poolPath}\n`,
+        };
+      });
+      await db.transaction().execute(async (trx) => {
+        const indices = await ensureIndices(
+          trx,
+          suite.id,
+          indexKeys(suite.components, suite.architectures),
+        );
+        const prebuilder = createChunkPrebuilder('main', indices);
+        // In three changes of the one include: chunks fill across them.
+        await addBinaries(trx, indices, suite.id, 'main', binaries.slice(0, 100), prebuilder);
+        await addBinaries(trx, indices, suite.id, 'main', binaries.slice(100, 400), prebuilder);
+        await addBinaries(trx, indices, suite.id, 'main', binaries.slice(400), prebuilder);
+        const prebuilt = await prebuilder.finish(trx);
+        const versions = await listChunks(trx, [...indices.values()]);
+        let compared = 0;
+        for (const architecture of ['amd64', 'arm64']) {
+          const id = indices.get(`packages/main/${architecture}`) ?? 0;
+          const index = {
+            id,
+            suite_id: suite.id,
+            component: 'main',
+            kind: 'packages' as const,
+            architecture,
+          };
+          for (const chunk of [0, 1, 2]) {
+            const made = prebuilt.get(prebuiltKey(id, chunk));
+            assert.ok(made !== undefined, `chunk ${chunk} of ${architecture} made`);
+            assert.equal(
+              made.version,
+              versions.find((v) => v.index_id === id && v.chunk === chunk)?.version,
+            );
+            const fromDatabase = await listChunkTexts(trx, index, [chunk]).get(chunk);
+            const { text, gz } = await made.made;
+            assert.equal(text.toString('utf8'), fromDatabase);
+            assert.deepEqual(gunzipSync(gz), text);
+            compared += 1;
+          }
+        }
+        assert.equal(compared, 6);
+        // A chunk changed after it was made is left to the database.
+        const spoiled = createChunkPrebuilder('main', indices);
+        await addBinaries(
+          trx,
+          indices,
+          suite.id,
+          'main',
+          binaries.map((b) => ({ ...b, package: `y${b.package}` })).slice(0, 10),
+          spoiled,
+        );
+        spoiled.spoil(2);
+        assert.equal((await spoiled.finish(trx)).size, 0);
+      });
+    });
+
+    it('are published, and as the database would make them', async () => {
+      const { url } = await createRepository('pub', 'premade2', ['amd64', 'arm64']);
+      const debs = join(work, 'premade2');
+      const built = [];
+      for (const [name, architecture] of [
+        ['b-x', 'amd64'],
+        ['b.x', 'arm64'],
+        ['b+x', 'all'],
+        ['bx', 'amd64'],
+        ['dual', 'amd64'],
+        ['dual', 'arm64'],
+      ] as const) {
+        built.push(await buildDeb(join(debs, architecture), { name, version: '1', architecture }));
+      }
+      const artifact = await uploadDebs(alice, 'pub', built);
+      await change(alice, 'pub', 'premade2', 'include', {
+        suite: 'bookworm',
+        artifacts: [artifact],
+      });
+      const indexPath = (architecture: string) =>
+        `${url}/dists/bookworm/main/binary-${architecture}/Packages`;
+      const fetchText = async (path: string) => {
+        const response = await fetch(path);
+        assert.equal(response.status, 200, path);
+        return response.text();
+      };
+      const made = [await fetchText(indexPath('amd64')), await fetchText(indexPath('arm64'))];
+      assert.deepEqual(
+        [...made[0]!.matchAll(/^Package: (.*)$/gm)].map((m) => m[1]),
+        ['b+x', 'b-x', 'bx', 'dual'],
+      );
+      // The chunks rebuilt from the database: the same files.
+      await sql`update apt_index_chunks set dirty = true`.execute(server.database.db);
+      await change(alice, 'pub', 'premade2', 'publish', {});
+      assert.deepEqual(
+        [await fetchText(indexPath('amd64')), await fetchText(indexPath('arm64'))],
+        made,
+      );
+    });
+  });
+
   describe('suites larger than a statement takes parameters', () => {
     // PostgreSQL's protocol counts a statement's parameters in 16 bits.
     const many = 70_000;
@@ -766,12 +890,7 @@ forEachDatabase((backend) => {
     it(`snapshots a suite of ${many} packages`, async () => {
       await createRepository('pub', 'large', ['amd64']);
       const { db } = server.database;
-      const suite = await db
-        .selectFrom('apt_suites as s')
-        .innerJoin('apt_repositories as r', 'r.id', 's.repository_id')
-        .select(['s.id', 's.components', 's.architectures'])
-        .where('r.name', '=', 'large')
-        .executeTakeFirstOrThrow();
+      const suite = await suiteOf('large');
       const binaries = Array.from({ length: many }, (_, i) => {
         const name = `p${String(i).padStart(5, '0')}`;
         const poolPath = `pool/main/p/${name}/${name}_1_amd64.deb`;

@@ -13,7 +13,7 @@ import {
   removePackage,
   snapshotSuite,
 } from './operations.ts';
-import { publishRepository, type PublisherDeps } from './publisher.ts';
+import { publishRepository, type PublisherDeps, type PublishOptions } from './publisher.ts';
 
 const Repo = { repository: Type.Integer({ minimum: 1 }) };
 /** A request body's schema with the repository's id added. */
@@ -48,8 +48,9 @@ export function createAptTaskTypes(deps: PublisherDeps): TaskType[] {
   const publishAfter = async (
     context: ServerTaskContext,
     lines: readonly string[] | string,
+    options: PublishOptions = {},
   ): Promise<ServerTaskOutcome> => {
-    const published = await publishRepository(deps, context.input['repository'] as number);
+    const published = await publishRepository(deps, context.input['repository'] as number, options);
     const summary = typeof lines === 'string' ? lines : lines.join('\n');
     await context.log(`${summary}\npublication ${published.number}: ${published.files} files\n`);
     return {
@@ -76,7 +77,9 @@ export function createAptTaskTypes(deps: PublisherDeps): TaskType[] {
           ...result.added.map((p) => `added ${p}`),
           ...result.replaced.map((p) => `replaced ${p}`),
         ];
-        return publishAfter(context, lines.length === 0 ? 'nothing new' : lines);
+        return publishAfter(context, lines.length === 0 ? 'nothing new' : lines, {
+          prebuilt: result.prebuilt,
+        });
       },
     }),
     defineTaskType({

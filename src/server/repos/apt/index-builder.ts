@@ -13,6 +13,7 @@ import {
   type SavedChunk,
   type IndexRow,
 } from './index.repository.ts';
+import { prebuiltKey, type MadeChunk, type PrebuiltChunks } from './chunk-prebuild.ts';
 import type { IndexFile } from './release.ts';
 import type { SuiteRow } from './repository.repository.ts';
 
@@ -63,6 +64,7 @@ export async function buildSuiteIndices(
   db: Db,
   suite: SuiteRow,
   previous: PreviousFiles,
+  prebuilt: PrebuiltChunks = new Map(),
 ): Promise<SuiteIndices> {
   const result: SuiteIndices = { files: [], chunks: [], staged: [] };
   try {
@@ -77,7 +79,12 @@ export async function buildSuiteIndices(
           c.index_id === index.id && (c.dirty || c.text_sha256 === null || c.gz_sha256 === null),
       ),
     );
-    // Each index's chunks asked for while the one before is built: the
+    // Chunks an include made for this publication, if nothing changed them since.
+    const madeBefore = (chunk: ChunkRow) => {
+      const made = prebuilt.get(prebuiltKey(chunk.index_id, chunk.chunk));
+      return made?.version === chunk.version ? made.made : undefined;
+    };
+    // Each index's other chunks asked for while the one before is built: the
     // database makes them while this thread compresses and hashes.
     const texts: ReadonlyMap<number, Promise<string | undefined>>[] = [];
     const ask = (i: number) => {
@@ -86,7 +93,7 @@ export async function buildSuiteIndices(
         texts[i] = listChunkTexts(
           db,
           index,
-          (dirty[i] ?? []).map((c) => c.chunk),
+          (dirty[i] ?? []).filter((c) => madeBefore(c) === undefined).map((c) => c.chunk),
         );
       }
     };
@@ -97,7 +104,7 @@ export async function buildSuiteIndices(
         deps,
         index,
         chunks.filter((c) => c.index_id === index.id),
-        { dirty: dirty[i] ?? [], texts: texts[i] ?? new Map() },
+        { dirty: dirty[i] ?? [], texts: texts[i] ?? new Map(), madeBefore },
         (path) => previous.get(`dists/${suite.codename}/${path}`),
         result,
       );
@@ -132,11 +139,12 @@ async function buildIndex(
   rebuilt: {
     readonly dirty: readonly ChunkRow[];
     readonly texts: ReadonlyMap<number, Promise<string | undefined>>;
+    readonly madeBefore: (chunk: ChunkRow) => Promise<MadeChunk> | undefined;
   },
   previous: (path: string) => ReturnType<PreviousFiles['get']>,
   result: SuiteIndices,
 ): Promise<void> {
-  const { dirty, texts } = rebuilt;
+  const { dirty, texts, madeBefore } = rebuilt;
   // Content made here is not in the store until the publication commits: hashed from memory.
   const fresh = new Map<string, Buffer>();
   const stage = async (content: Buffer) => {
@@ -150,8 +158,13 @@ async function buildIndex(
   };
   // The dirty chunks' texts, each compressed on libuv's threads as soon as
   // the database has made it, while the ones before it are stored.
-  const made = new Map<number, Promise<{ text: Buffer; gz: Buffer } | undefined>>();
+  const made = new Map<number, Promise<MadeChunk | undefined>>();
   for (const chunk of dirty) {
+    const before = madeBefore(chunk);
+    if (before !== undefined) {
+      made.set(chunk.chunk, before);
+      continue;
+    }
     const own = (texts.get(chunk.chunk) ?? Promise.resolve(undefined)).then(async (string) => {
       if (string === undefined) {
         return undefined;

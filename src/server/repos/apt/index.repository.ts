@@ -149,8 +149,10 @@ export function listChunkTexts(
   index: IndexRow,
   chunks: readonly number[],
 ): ReadonlyMap<number, Promise<string | undefined>> {
-  const joined = sql<string>`string_agg(stanza || ${'\n'}, '' order by package${sql.raw(
-    index.kind === 'packages' ? ', architecture' : '',
+  // In the order of the names' bytes, whatever the database's collation:
+  // as an include makes the chunks it fills (chunk-prebuild.ts).
+  const joined = sql<string>`string_agg(stanza || ${'\n'}, '' order by package collate "C"${sql.raw(
+    index.kind === 'packages' ? ', architecture collate "C"' : '',
   )})`.as('text');
   const texts = new Map<number, Promise<string | undefined>>();
   for (let i = 0; i < chunks.length; i += stanzaChunksPerQuery) {

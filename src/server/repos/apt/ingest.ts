@@ -16,6 +16,11 @@ import {
   type IngestReading,
   type StoredFile,
 } from './binary-reading.ts';
+import {
+  createChunkPrebuilder,
+  type ChunkPrebuilder,
+  type PrebuiltChunks,
+} from './chunk-prebuild.ts';
 import { ensureIndices, indexKeys } from './index.repository.ts';
 import {
   findBinaries,
@@ -47,6 +52,8 @@ interface Source {
 export interface IncludeResult {
   readonly added: string[];
   readonly replaced: string[];
+  /** Index chunks the include filled itself, made for the publication after it. */
+  prebuilt?: PrebuiltChunks;
 }
 
 /**
@@ -89,6 +96,10 @@ export async function ingestPackages(
   // a slice, from the sixth).
   await sql`set local plan_cache_mode = force_custom_plan`.execute(db);
   const result: IncludeResult = { added: [], replaced: [] };
+  const prebuilder = createChunkPrebuilder(
+    component,
+    await ensureIndices(db, suite.id, indexKeys([component], suite.architectures)),
+  );
   const slices = readInSlices(reading, debs, sliceSize, suite, component);
   let adding: Promise<void> | undefined;
   try {
@@ -97,7 +108,10 @@ export async function ingestPackages(
       await adding;
       const packages = { binaries, sources };
       sources = [];
-      adding = addPackages(db, repository, suite, component, packages, force).then((added) => {
+      adding = addPackages(db, repository, suite, component, packages, {
+        force,
+        prebuilder,
+      }).then((added) => {
         result.added.push(...added.added);
         result.replaced.push(...added.replaced);
       });
@@ -105,6 +119,7 @@ export async function ingestPackages(
       adding.catch(() => undefined);
     }
     await adding;
+    result.prebuilt = await prebuilder.finish(db);
   } catch (error) {
     // The transaction rolls back after the statements in flight.
     await adding?.catch(() => undefined);
@@ -195,8 +210,9 @@ export async function addPackages(
   suite: SuiteRow,
   component: string,
   packages: { binaries: readonly Binary[]; sources: readonly Source[] },
-  force: boolean,
+  options: { force: boolean; prebuilder?: ChunkPrebuilder },
 ): Promise<IncludeResult> {
+  const { force, prebuilder } = options;
   const pool = [
     ...packages.binaries.map((b) => ({
       path: b.pool_path,
@@ -243,7 +259,7 @@ export async function addPackages(
   const result: IncludeResult = { added: [], replaced: [] };
   const rows = packages.binaries.map(({ artifactId: _a, sha256: _s, size: _z, ...row }) => row);
   // Likewise: the binaries the suite has already (another version) are looked up after.
-  const fresh = await addBinaries(db, indices, suite.id, component, rows);
+  const fresh = await addBinaries(db, indices, suite.id, component, rows, prebuilder);
   const others: NewBinary[] = [];
   for (const binary of rows) {
     // Taken once: the same package twice in a change is compared with the first.
@@ -264,7 +280,7 @@ export async function addPackages(
           `${label} is older than ${old.version} in ${suite.codename} (force to replace)`,
         );
       }
-      await replaceBinary(db, indices, old.id, row);
+      prebuilder?.spoil(await replaceBinary(db, indices, old.id, row));
       result.replaced.push(`${label} (was ${old.version})`);
     }
   }

@@ -8,6 +8,7 @@ import {
   unnestTexts,
   type UnnestColumn,
 } from '../../db/unnest.ts';
+import type { AddedEntry, ChunkPrebuilder } from './chunk-prebuild.ts';
 import { chunkSize, markChunks, type IndexIds } from './index.repository.ts';
 
 /** Values per lookup statement. */
@@ -109,7 +110,8 @@ interface ChunkedBinary extends NewBinary {
  * Adds binaries to one component of a suite, but not over a binary of the
  * same package and architecture it has (of whichever version): they fill its
  * last chunk, then new ones, and the chunks of the indices listing them are
- * marked dirty. Returns the `package/architecture` of each one added.
+ * marked dirty. Returns the `package/architecture` of each one added; tells
+ * `prebuilder`, if given, what went in which chunk.
  */
 export async function addBinaries(
   db: Db,
@@ -117,8 +119,15 @@ export async function addBinaries(
   suiteId: number,
   component: string,
   binaries: readonly NewBinary[],
+  prebuilder?: ChunkPrebuilder,
 ): Promise<Set<string>> {
-  const chunks = await nextChunks(db, 'apt_binaries', suiteId, component, binaries.length);
+  const { chunks, firstFree } = await nextChunks(
+    db,
+    'apt_binaries',
+    suiteId,
+    component,
+    binaries.length,
+  );
   const inserted = await inSlices(
     binaries.map((row, i) => ({ ...row, chunk: chunks[i] ?? 0 })),
     bulkSlice,
@@ -130,7 +139,7 @@ export async function addBinaries(
         .onConflict((oc) =>
           oc.columns(['suite_id', 'component', 'package', 'architecture']).doNothing(),
         )
-        .returning(['package', 'architecture', 'chunk'])
+        .returning(['package', 'architecture', 'version', 'chunk'])
         .execute(),
   );
   await markChunks(
@@ -143,7 +152,37 @@ export async function addBinaries(
       chunk: b.chunk,
     })),
   );
+  if (prebuilder !== undefined) {
+    tellPrebuilder(prebuilder, binaries, inserted, firstFree, chunks.at(-1) ?? firstFree);
+  }
   return new Set(inserted.map((b) => `${b.package}/${b.architecture}`));
+}
+
+/** Tells a prebuilder the stanzas that went into each chunk (the first row of a key is the one added). */
+function tellPrebuilder(
+  prebuilder: ChunkPrebuilder,
+  binaries: readonly NewBinary[],
+  inserted: readonly { package: string; architecture: string; version: string; chunk: number }[],
+  firstFree: number,
+  lastAssigned: number,
+): void {
+  const byKey = new Map<string, NewBinary>();
+  for (const binary of binaries) {
+    const key = `${binary.package}/${binary.architecture}`;
+    if (!byKey.has(key)) {
+      byKey.set(key, binary);
+    }
+  }
+  const entries: AddedEntry[] = [];
+  for (const row of inserted) {
+    const binary = byKey.get(`${row.package}/${row.architecture}`);
+    if (binary?.version !== row.version) {
+      prebuilder.spoil(row.chunk);
+      continue;
+    }
+    entries.push({ ...row, stanza: binary.stanza });
+  }
+  prebuilder.added(entries, firstFree, lastAssigned);
 }
 
 const binaryColumns = [
@@ -171,9 +210,9 @@ async function nextChunks(
   suiteId: number,
   component: string,
   count: number,
-): Promise<number[]> {
+): Promise<{ chunks: number[]; firstFree: number }> {
   if (count === 0) {
-    return [];
+    return { chunks: [], firstFree: 0 };
   }
   // The last chunk by walking the chunk index down from its end: written as
   // max(chunk), it was planned on statistics from when the suite was small
@@ -196,16 +235,20 @@ async function nextChunks(
     chunks.push(chunk);
     room -= 1;
   }
-  return chunks;
+  // The first chunk that had no entries before this change.
+  return { chunks, firstFree: rows[0] === undefined ? 0 : rows[0].chunk + 1 };
 }
 
-/** Replaces a binary's version in place; its chunks are rebuilt at the next publication. */
+/**
+ * Replaces a binary's version in place; its chunks are rebuilt at the next
+ * publication. Returns the chunk it is in.
+ */
 export async function replaceBinary(
   db: Db,
   indices: IndexIds,
   id: number,
   row: NewBinary,
-): Promise<void> {
+): Promise<number> {
   const { chunk } = await db
     .updateTable('apt_binaries')
     .set(row)
@@ -213,6 +256,7 @@ export async function replaceBinary(
     .returning('chunk')
     .executeTakeFirstOrThrow();
   await markChunks(db, indices, [{ kind: 'packages', ...row, chunk }]);
+  return chunk;
 }
 
 export async function findSource(db: Db, suiteId: number, component: string, name: string) {
@@ -237,7 +281,9 @@ export async function insertSource(
   },
   indices: IndexIds,
 ): Promise<void> {
-  const [chunk = 0] = await nextChunks(db, 'apt_sources', row.suite_id, row.component, 1);
+  const {
+    chunks: [chunk = 0],
+  } = await nextChunks(db, 'apt_sources', row.suite_id, row.component, 1);
   await db
     .insertInto('apt_sources')
     .values({ ...row, chunk })

@@ -4,6 +4,7 @@ import type { Db } from '../../db/connect.ts';
 import type { FileStore, StagedFile } from '../../files/file-store.ts';
 import { recordStagedContents } from '../../files/stored-content.ts';
 import type { Signer } from '../../signer/signer.ts';
+import type { PrebuiltChunks } from './chunk-prebuild.ts';
 import type { DebReaders } from './deb-readers.ts';
 import { buildSuiteIndices, type ChunkUpdate, type PreviousFiles } from './index-builder.ts';
 import type { IndexHashCache } from './index-hashes.ts';
@@ -61,7 +62,7 @@ export async function publishRepository(
   for (let attempt = 1; ; attempt++) {
     const prepared = await deps.db
       .transaction()
-      .execute(async (db) => prepare(deps, db, repositoryId, options.from));
+      .execute(async (db) => prepare(deps, db, repositoryId, options));
     try {
       const recorded = await record(deps, repositoryId, prepared);
       if (recorded !== undefined) {
@@ -144,6 +145,8 @@ export interface PublishOptions {
    * (their chunks are not the parts the earlier files were made of).
    */
   readonly from?: number;
+  /** Index chunks the change before this publication made (see chunk-prebuild.ts). */
+  readonly prebuilt?: PrebuiltChunks | undefined;
 }
 
 /** A file of a publication's dists/ tree: an index file, or a Release file (stored whole). */
@@ -166,7 +169,7 @@ async function prepare(
   deps: PublisherDeps,
   db: Db,
   repositoryId: number,
-  from: number | undefined,
+  { from, prebuilt }: PublishOptions,
 ): Promise<Prepared> {
   await lockRepository(db, repositoryId);
   const repository = await findRepositoryById(db, repositoryId);
@@ -189,7 +192,7 @@ async function prepare(
       const base = `dists/${suite.codename}`;
       let indexFiles: IndexFile[];
       if (earlier === undefined) {
-        const built = await buildSuiteIndices(deps, db, suite, previous);
+        const built = await buildSuiteIndices(deps, db, suite, previous, prebuilt);
         chunks.push(...built.chunks);
         staged.push(...built.staged);
         indexFiles = built.files;
