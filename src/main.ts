@@ -31,6 +31,15 @@ switch (runsWorker ? 'run-worker' : command) {
     break;
   }
   default: {
+    // A reader that stopped early (`kiln --help | head -1`) ends the command
+    // quietly, as SIGPIPE ends other tools (exit status 128 + 13), rather
+    // than with a stack trace: Node ignores SIGPIPE and reports EPIPE.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') {
+        throw error;
+      }
+      process.exit(141);
+    });
     const { main } = await import('./cli/main.ts');
     await main(process.argv);
   }
