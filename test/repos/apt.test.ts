@@ -87,6 +87,23 @@ forEachDatabase((backend) => {
       .where('r.name', '=', repository)
       .executeTakeFirstOrThrow();
 
+  /** A binary's row as an include would add it after reading its .deb. */
+  const binaryRow = (suiteId: number, name: string, architecture: string) => {
+    const poolPath = `pool/main/${name.slice(0, 1)}/${name}/${name}_1_${architecture}.deb`;
+    return {
+      suite_id: suiteId,
+      component: 'main',
+      package: name,
+      version: '1',
+      architecture,
+      source: name,
+      source_version: '1',
+      pool_path: poolPath,
+      // UTF-8 of two, three and four bytes a character: stored as bytes, read back as text.
+      stanza: `Package: ${name}\nVersion: 1\nArchitecture: ${architecture}\nMaintainer: Zoë Ŀ € 𝄞 <z@example.org>\nFilename: ${poolPath}\n`,
+    };
+  };
+
   const aptFor = async (source: Omit<AptSourceSpec, 'suite' | 'components'>) => {
     clients += 1;
     return createAptClient(join(work, `apt-${clients}`), {
@@ -721,20 +738,9 @@ forEachDatabase((backend) => {
             suite.id,
             indexKeys(suite.components, suite.architectures),
           );
-          const binaries = Array.from({ length: count }, () => {
-            const name = `c${String((next += 1)).padStart(4, '0')}`;
-            return {
-              suite_id: suite.id,
-              component: 'main',
-              package: name,
-              version: '1',
-              architecture: 'amd64',
-              source: name,
-              source_version: '1',
-              pool_path: `pool/main/c/${name}/${name}_1_amd64.deb`,
-              stanza: `Package: ${name}\n`,
-            };
-          });
+          const binaries = Array.from({ length: count }, () =>
+            binaryRow(suite.id, `c${String((next += 1)).padStart(4, '0')}`, 'amd64'),
+          );
           await addBinaries(trx, indices, suite.id, 'main', binaries);
         });
       const perChunk = async () =>
@@ -773,22 +779,13 @@ forEachDatabase((backend) => {
       const suite = await suiteOf('premade');
       const architectures = ['amd64', 'arm64', 'all'];
       // Names that collations order differently: by bytes, + before - before . before digits.
-      const binaries = Array.from({ length: 600 }, (_, i) => {
-        const name = `${['x-', 'x.', 'x+', 'x', 'x0'][i % 5] ?? ''}${String(i).padStart(3, '0')}`;
-        const architecture = architectures[i % 3] ?? 'all';
-        const poolPath = `pool/main/x/${name}/${name}_1_${architecture}.deb`;
-        return {
-          suite_id: suite.id,
-          component: 'main',
-          package: name,
-          version: '1',
-          architecture,
-          source: name,
-          source_version: '1',
-          pool_path: poolPath,
-          stanza: `Package: ${name}\nVersion: 1\nArchitecture: ${architecture}\nFilename: ${poolPath}\n`,
-        };
-      });
+      const binaries = Array.from({ length: 600 }, (_, i) =>
+        binaryRow(
+          suite.id,
+          `${['x-', 'x.', 'x+', 'x', 'x0'][i % 5] ?? ''}${String(i).padStart(3, '0')}`,
+          architectures[i % 3] ?? 'all',
+        ),
+      );
       await db.transaction().execute(async (trx) => {
         const indices = await ensureIndices(
           trx,
@@ -891,21 +888,9 @@ forEachDatabase((backend) => {
       await createRepository('pub', 'large', ['amd64']);
       const { db } = server.database;
       const suite = await suiteOf('large');
-      const binaries = Array.from({ length: many }, (_, i) => {
-        const name = `p${String(i).padStart(5, '0')}`;
-        const poolPath = `pool/main/p/${name}/${name}_1_amd64.deb`;
-        return {
-          suite_id: suite.id,
-          component: 'main',
-          package: name,
-          version: '1',
-          architecture: 'amd64',
-          source: name,
-          source_version: '1',
-          pool_path: poolPath,
-          stanza: `Package: ${name}\nVersion: 1\nArchitecture: amd64\nFilename: ${poolPath}\n`,
-        };
-      });
+      const binaries = Array.from({ length: many }, (_, i) =>
+        binaryRow(suite.id, `p${String(i).padStart(5, '0')}`, 'amd64'),
+      );
       // Put straight in, as an include would after reading 70,000 .debs.
       await db.transaction().execute(async (trx) => {
         const indices = await ensureIndices(

@@ -36,26 +36,33 @@ export function unnestRows<R>(
       selected.push(column);
       continue;
     }
-    const texts = values as unknown as string[];
-    const starts: number[] = [];
-    let start = 1;
-    for (const text of texts) {
-      starts.push(start);
-      start += Buffer.byteLength(text);
-    }
-    starts.push(start);
-    const bytes = Buffer.from(texts.join(''), 'utf8');
-    arrays.push(sql`${starts.slice(0, -1)}::int[]`);
-    const next = sql.ref(`u.c${index}_end`);
-    arrays.push(sql`${starts.slice(1)}::int[]`);
+    const { bytes, starts, lengths } = packTexts(values as unknown as string[]);
+    arrays.push(sql`${starts}::int[]`, sql`${lengths}::int[]`);
+    const length = sql.ref(`u.c${index}_length`);
     selected.push(
-      sql`convert_from(substring(${bytes}::bytea from ${column} for ${next} - ${column}), 'UTF8')`,
+      sql`convert_from(substring(${bytes}::bytea from ${column} for ${length}), 'UTF8')`,
     );
   }
   const names = columns.flatMap(([, type], index) =>
-    type === longText ? [`c${index}`, `c${index}_end`] : [`c${index}`],
+    type === longText ? [`c${index}`, `c${index}_length`] : [`c${index}`],
   );
   return sql`select ${sql.join(selected)} from unnest(${sql.join(arrays)}) as u(${sql.raw(names.join(', '))})`;
+}
+
+/** Texts' UTF-8 end to end, with where each starts (from 1, as `substring` counts) and its length in bytes. */
+function packTexts(texts: readonly string[]): {
+  bytes: Buffer;
+  starts: number[];
+  lengths: number[];
+} {
+  const lengths = texts.map((text) => Buffer.byteLength(text));
+  const starts: number[] = [];
+  let start = 1;
+  for (const length of lengths) {
+    starts.push(start);
+    start += length;
+  }
+  return { bytes: Buffer.from(texts.join(''), 'utf8'), starts, lengths };
 }
 
 /** The type of an `unnestRows` column of long texts. */

@@ -21,7 +21,7 @@ import {
   type ChunkPrebuilder,
   type PrebuiltChunks,
 } from './chunk-prebuild.ts';
-import { ensureIndices, indexKeys } from './index.repository.ts';
+import { ensureIndices, indexKeys, type IndexIds } from './index.repository.ts';
 import {
   findBinaries,
   findPoolFiles,
@@ -96,10 +96,9 @@ export async function ingestPackages(
   // a slice, from the sixth).
   await sql`set local plan_cache_mode = force_custom_plan`.execute(db);
   const result: IncludeResult = { added: [], replaced: [] };
-  const prebuilder = createChunkPrebuilder(
-    component,
-    await ensureIndices(db, suite.id, indexKeys([component], suite.architectures)),
-  );
+  // The component's indices, made once for every slice.
+  const indices = await ensureIndices(db, suite.id, indexKeys([component], suite.architectures));
+  const prebuilder = createChunkPrebuilder(component, indices);
   const slices = readInSlices(reading, debs, sliceSize, suite, component);
   let adding: Promise<void> | undefined;
   try {
@@ -110,6 +109,7 @@ export async function ingestPackages(
       sources = [];
       adding = addPackages(db, repository, suite, component, packages, {
         force,
+        indices,
         prebuilder,
       }).then((added) => {
         result.added.push(...added.added);
@@ -202,7 +202,8 @@ async function readSource(
  * Adds read packages to a suite: pool files (the same path with other content
  * is refused: a package's version is never rebuilt with other bytes), then
  * binaries and sources, replacing older versions (an older version than the
- * suite's is refused unless `force`), marking the index chunks that list them dirty.
+ * suite's is refused unless `force`), marking the chunks of `indices` (the
+ * component's) that list them dirty.
  */
 export async function addPackages(
   db: Db,
@@ -210,9 +211,9 @@ export async function addPackages(
   suite: SuiteRow,
   component: string,
   packages: { binaries: readonly Binary[]; sources: readonly Source[] },
-  options: { force: boolean; prebuilder?: ChunkPrebuilder },
+  options: { force: boolean; indices: IndexIds; prebuilder?: ChunkPrebuilder },
 ): Promise<IncludeResult> {
-  const { force, prebuilder } = options;
+  const { force, indices, prebuilder } = options;
   const pool = [
     ...packages.binaries.map((b) => ({
       path: b.pool_path,
@@ -255,7 +256,6 @@ export async function addPackages(
       throw inConflict(file.path);
     }
   }
-  const indices = await ensureIndices(db, suite.id, indexKeys([component], suite.architectures));
   const result: IncludeResult = { added: [], replaced: [] };
   const rows = packages.binaries.map(({ artifactId: _a, sha256: _s, size: _z, ...row }) => row);
   // Likewise: the binaries the suite has already (another version) are looked up after.
