@@ -45,23 +45,27 @@ export function readArHeader(bytes: Uint8Array, offset: number, archiveSize: num
       `ar member header at byte ${offset} is truncated: the file ends ${archiveSize - offset} bytes into it`,
     );
   }
-  const header = Buffer.from(bytes.buffer, bytes.byteOffset + offset, arHeaderSize);
-  let name = header.toString('latin1', 0, 16).trimEnd();
-  if (name.endsWith('/') && name.length > 1) {
-    name = name.slice(0, -1);
+  // Read from the bytes, not through strings: every .deb an include adds has three headers.
+  let nameEnd = offset + 16;
+  while (nameEnd > offset && isWhiteSpace(bytes[nameEnd - 1] ?? 0)) {
+    nameEnd--;
   }
-  if (header[58] !== 0x60 || header[59] !== 0x0a) {
+  if (nameEnd - offset > 1 && bytes[nameEnd - 1] === 0x2f /* / */) {
+    nameEnd--;
+  }
+  const name = latin1(bytes, offset, nameEnd);
+  if (bytes[offset + 58] !== 0x60 || bytes[offset + 59] !== 0x0a) {
     throw new DebFileError(
       `ar member header at byte ${offset} is corrupt: it does not end with the magic "\`\\n"`,
     );
   }
-  const sizeText = header.toString('latin1', 48, 58).trim();
-  if (!/^[0-9]+$/.test(sizeText)) {
+  const size = decimalField(bytes, offset + 48, offset + 58);
+  if (size === undefined) {
+    const sizeText = latin1(bytes, offset + 48, offset + 58).trim();
     throw new DebFileError(
       `ar member ${JSON.stringify(name)} at byte ${offset} has a malformed size ${JSON.stringify(sizeText)}`,
     );
   }
-  const size = Number(sizeText);
   const dataOffset = offset + arHeaderSize;
   if (dataOffset + size > archiveSize) {
     throw new DebFileError(
@@ -75,4 +79,42 @@ export function readArHeader(bytes: Uint8Array, offset: number, archiveSize: num
     size,
     nextOffset: dataOffset + size + (size % 2),
   };
+}
+
+/** Bytes from `start` to `end` as Latin-1 text. */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
+}
+
+/**
+ * The decimal number in a space-padded field from `start` to `end` (white
+ * space around the digits allowed, as `trim` has it), or undefined when the
+ * field holds anything else or nothing.
+ */
+function decimalField(bytes: Uint8Array, start: number, end: number): number | undefined {
+  let first = start;
+  let last = end;
+  while (first < last && isWhiteSpace(bytes[first] ?? 0)) {
+    first++;
+  }
+  while (last > first && isWhiteSpace(bytes[last - 1] ?? 0)) {
+    last--;
+  }
+  if (first === last) {
+    return undefined;
+  }
+  let value = 0;
+  for (let i = first; i < last; i++) {
+    const digit = (bytes[i] ?? 0) - 0x30;
+    if (digit < 0 || digit > 9) {
+      return undefined;
+    }
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/** White space as String.prototype.trim has it, among Latin-1 characters. */
+function isWhiteSpace(byte: number): boolean {
+  return (byte >= 0x09 && byte <= 0x0d) || byte === 0x20 || byte === 0xa0;
 }

@@ -1,4 +1,4 @@
-import { Paragraph, formatDeb822, formatFields } from './deb822.ts';
+import { Paragraph, formatDeb822, formatField } from './deb822.ts';
 
 /**
  * Layout and index entries of a Debian archive (the Debian repository format:
@@ -39,20 +39,29 @@ const computedPackageFields = new Set(['filename', 'size', 'md5sum', 'sha1', 'sh
  * Ends with a newline, no blank line.
  */
 export function packagesStanza(control: Paragraph, file: FileFacts): string {
-  const fields = control
-    .entries()
-    .filter(([name]) => !computedPackageFields.has(name.toLowerCase()));
-  const packageFirst = fields.findIndex(([name]) => name.toLowerCase() === 'package');
-  if (packageFirst > 0) {
-    fields.unshift(...fields.splice(packageFirst, 1));
+  // Written as it goes, not through a filtered copy: every .deb an include adds has one.
+  let packageField = '';
+  let others = '';
+  for (const [name, value] of control.fields()) {
+    const lower = name.toLowerCase();
+    if (computedPackageFields.has(lower)) {
+      continue;
+    }
+    const lines = formatField(name, value);
+    if (packageField === '' && lower === 'package') {
+      packageField = lines;
+    } else {
+      others += lines;
+    }
   }
-  fields.push(
-    ['Filename', file.filename],
-    ['Size', String(file.size)],
-    ['MD5sum', file.md5],
-    ['SHA256', file.sha256],
+  return (
+    packageField +
+    others +
+    formatField('Filename', file.filename) +
+    formatField('Size', String(file.size)) +
+    formatField('MD5sum', file.md5) +
+    formatField('SHA256', file.sha256)
   );
-  return formatFields(fields);
 }
 
 /** A file a source package consists of, with its facts. */

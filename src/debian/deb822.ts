@@ -36,6 +36,11 @@ export class Paragraph {
     return this.#fields.map(([n, v]) => [n, v]);
   }
 
+  /** The fields in file order as the paragraph holds them: not a copy, for reading. */
+  fields(): readonly (readonly [name: string, value: string])[] {
+    return this.#fields;
+  }
+
   /** A plain object of the fields (names as written), for JSON. */
   toObject(): Record<string, string> {
     return Object.fromEntries(this.#fields);
@@ -66,59 +71,74 @@ export function parseDeb822(text: string): Paragraph[] {
   const paragraphs: Paragraph[] = [];
   let fields: [string, string][] = [];
   let seen = new Set<string>();
-  const lines = text.split('\n').map(withoutTrailingCarriageReturns);
-  const finish = () => {
-    if (fields.length > 0) {
-      paragraphs.push(new Paragraph(fields));
-    }
-    fields = [];
-    seen = new Set();
-  };
-  lines.forEach((line, index) => {
-    const number = index + 1;
-    if (/^[ \t]*$/.test(line)) {
-      finish();
-      return;
-    }
-    if (line.startsWith('#')) {
-      return;
-    }
-    if (line.startsWith(' ') || line.startsWith('\t')) {
+  // Line by line without splitting the text first: a .deb's control file
+  // is read for every package an include adds.
+  let number = 0;
+  for (let start = 0; start <= text.length;) {
+    const newline = text.indexOf('\n', start);
+    const next = newline === -1 ? text.length : newline;
+    const end = withoutTrailingCarriageReturns(text, start, next);
+    number += 1;
+    const first = start < end ? text.charCodeAt(start) : -1;
+    if (isBlank(text, start, end)) {
+      if (fields.length > 0) {
+        paragraphs.push(new Paragraph(fields));
+        fields = [];
+        seen = new Set();
+      }
+    } else if (first === 0x23 /* # */) {
+      // A comment.
+    } else if (first === 0x20 || first === 0x09) {
       const last = fields.at(-1);
       if (last === undefined) {
         throw new Deb822Error('a continuation line with no field before it', number);
       }
-      last[1] += `\n${line.slice(1)}`;
-      return;
+      last[1] += `\n${text.slice(start + 1, end)}`;
+    } else {
+      const line = text.slice(start, end);
+      const colon = line.indexOf(':');
+      const name = colon === -1 ? '' : line.slice(0, colon);
+      if (colon <= 0 || !fieldName.test(name)) {
+        throw new Deb822Error(`not a field: ${JSON.stringify(line.slice(0, 80))}`, number);
+      }
+      const lower = name.toLowerCase();
+      if (seen.has(lower)) {
+        throw new Deb822Error(`field ${name} appears twice in one paragraph`, number);
+      }
+      seen.add(lower);
+      fields.push([name, line.slice(colon + 1).trim()]);
     }
-    const colon = line.indexOf(':');
-    const name = colon === -1 ? '' : line.slice(0, colon);
-    if (colon <= 0 || !fieldName.test(name)) {
-      throw new Deb822Error(`not a field: ${JSON.stringify(line.slice(0, 80))}`, number);
-    }
-    const lower = name.toLowerCase();
-    if (seen.has(lower)) {
-      throw new Deb822Error(`field ${name} appears twice in one paragraph`, number);
-    }
-    seen.add(lower);
-    fields.push([name, line.slice(colon + 1).trim()]);
-  });
-  finish();
+    start = next + 1;
+  }
+  if (fields.length > 0) {
+    paragraphs.push(new Paragraph(fields));
+  }
   return paragraphs;
 }
 
-/**
- * A line without the carriage returns at its end: they belong to the line
- * break (CRLF files, and stray CRs before one); kept in a value, formatDeb822
- * could not write them back. A loop, not a regular expression, so that a long
- * run of CRs costs linear time.
- */
-function withoutTrailingCarriageReturns(line: string): string {
-  let end = line.length;
-  while (end > 0 && line.charCodeAt(end - 1) === 0x0d) {
-    end--;
+/** Whether `text` from `start` to `end` is only spaces and tabs. */
+function isBlank(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code !== 0x20 && code !== 0x09) {
+      return false;
+    }
   }
-  return end === line.length ? line : line.slice(0, end);
+  return true;
+}
+
+/**
+ * Where the line from `start` to `end` ends without the carriage returns at
+ * its end: they belong to the line break (CRLF files, and stray CRs before
+ * one); kept in a value, formatDeb822 could not write them back. A loop, not
+ * a regular expression, so that a long run of CRs costs linear time.
+ */
+function withoutTrailingCarriageReturns(text: string, start: number, end: number): number {
+  let at = end;
+  while (at > start && text.charCodeAt(at - 1) === 0x0d) {
+    at--;
+  }
+  return at;
 }
 
 /**
@@ -149,15 +169,20 @@ export function formatDeb822(paragraphs: readonly Paragraph[]): string {
 export function formatFields(fields: Iterable<readonly [string, string]>): string {
   let text = '';
   for (const [name, value] of fields) {
-    if (!value.includes('\n')) {
-      text += value === '' ? `${name}:\n` : `${name}: ${value}\n`;
-      continue;
-    }
-    const [first = '', ...rest] = value.split('\n');
-    text += `${name}:${first === '' ? '' : ` ${first}`}\n`;
-    for (const line of rest) {
-      text += ` ${line === '' ? '.' : line}\n`;
-    }
+    text += formatField(name, value);
+  }
+  return text;
+}
+
+/** One field as deb822 lines, each ending with a newline (multi-line values continue with a space). */
+export function formatField(name: string, value: string): string {
+  if (!value.includes('\n')) {
+    return value === '' ? `${name}:\n` : `${name}: ${value}\n`;
+  }
+  const [first = '', ...rest] = value.split('\n');
+  let text = `${name}:${first === '' ? '' : ` ${first}`}\n`;
+  for (const line of rest) {
+    text += ` ${line === '' ? '.' : line}\n`;
   }
   return text;
 }

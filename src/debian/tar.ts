@@ -42,20 +42,21 @@ export function readTarFiles(tar: Uint8Array, label: string): TarFile[] {
   const bytes = Buffer.from(tar.buffer, tar.byteOffset, tar.byteLength);
   const files: TarFile[] = [];
   let longName: string | undefined;
-  let pax = new Map<string, string>();
+  // Made only for the entries a pax header precedes.
+  let pax: Map<string, string> | undefined;
   for (let offset = 0; offset + blockSize <= bytes.length;) {
     const header = bytes.subarray(offset, offset + blockSize);
     if (isZeroBlock(header)) {
       break;
     }
     checkChecksum(header, offset, label);
-    const paxSize = pax.get('size');
+    const paxSize = pax?.get('size');
     const size =
       paxSize !== undefined && /^[0-9]+$/.test(paxSize)
         ? Number(paxSize)
         : readNumber(header, 124, 12, offset, label);
     const start = offset + blockSize;
-    const path = normalizePath(pax.get('path') ?? longName ?? headerPath(header));
+    const path = normalizePath(pax?.get('path') ?? longName ?? headerPath(header));
     if (start + size > bytes.length) {
       throw new DebFileError(
         `${label}: entry ${JSON.stringify(path)} is truncated: it declares ${size} bytes but the archive ends ${bytes.length - start} bytes after its header`,
@@ -79,7 +80,7 @@ export function readTarFiles(tar: Uint8Array, label: string): TarFile[] {
         files.push({ path, data });
       }
       longName = undefined;
-      pax = new Map();
+      pax = undefined;
     }
     offset = start + Math.ceil(size / blockSize) * blockSize;
   }
@@ -172,11 +173,20 @@ function isWhiteSpace(byte: number): boolean {
 
 /** The name of a ustar header: `prefix/name` when the POSIX prefix field is used. */
 function headerPath(header: Buffer): string {
-  const name = cString(header.subarray(0, 100));
+  const name = fieldString(header, 0, 100);
   // The prefix field exists only in POSIX ustar (`ustar\0`); GNU tar (`ustar  \0`) puts other fields there.
   const posix = ustarMagic.every((byte, i) => header[257 + i] === byte);
-  const prefix = posix ? cString(header.subarray(345, 500)) : '';
+  const prefix = posix ? fieldString(header, 345, 155) : '';
   return prefix === '' ? name : `${prefix}/${name}`;
+}
+
+/** The text of a NUL-terminated header field of `length` bytes from `start`. */
+function fieldString(header: Buffer, start: number, length: number): string {
+  let end = start;
+  while (end < start + length && header[end] !== 0) {
+    end++;
+  }
+  return header.toString('utf8', start, end);
 }
 
 function cString(bytes: Uint8Array): string {
