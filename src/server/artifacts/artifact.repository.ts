@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Actor } from '../auth/actor.ts';
 import type { Db } from '../db/connect.ts';
-import { unnestRows } from '../db/unnest.ts';
+import { pgArray, unnestRows } from '../db/unnest.ts';
 import type { ArtifactFileRow, ArtifactRow, ArtifactRelationsTable } from '../db/schema.ts';
 import { visibleWorkspaces } from '../workspaces/access.ts';
 
@@ -282,7 +282,7 @@ export async function lockContentReadableBy(
   const stored = await db
     .selectFrom('files')
     .select(['sha256', 'size'])
-    .where('sha256', '=', sql<string>`any(${[...sha256s]}::text[])`)
+    .where('sha256', '=', sql<string>`any(${pgArray(sha256s)}::text[])`)
     .forShare()
     .execute();
   if (stored.length === 0) {
@@ -294,7 +294,7 @@ export async function lockContentReadableBy(
     .innerJoin('workspaces', 'workspaces.id', 'a.workspace_id')
     .select('af.sha256')
     .distinct()
-    .where('af.sha256', '=', sql<string>`any(${stored.map((s) => s.sha256)}::text[])`)
+    .where('af.sha256', '=', sql<string>`any(${pgArray(stored.map((s) => s.sha256))}::text[])`)
     .where('af.complete', '=', true)
     .where(visibleWorkspaces(actor))
     .execute();
@@ -378,7 +378,7 @@ export async function markContentsComplete(
       .updateTable('artifact_files')
       .set({ complete: true })
       .where('artifact_id', '=', id)
-      .where('sha256', '=', sql<string>`any(${sha256s.slice(i, i + bulkSlice)}::text[])`)
+      .where('sha256', '=', sql<string>`any(${pgArray(sha256s.slice(i, i + bulkSlice))}::text[])`)
       .execute();
   }
 }

@@ -3,6 +3,7 @@ import { KilnError } from '../../../protocol/errors.ts';
 import type { CopyBody, IncludeBody, RemoveBody } from '../../../protocol/repos.schema.ts';
 import { listFilesOfArtifacts } from '../../artifacts/artifact.repository.ts';
 import type { Db } from '../../db/connect.ts';
+import { pgArray } from '../../db/unnest.ts';
 import { readHereUpTo } from './binary-reading.ts';
 import { ingestPackages, type IncludeResult, type IngestArtifact } from './ingest.ts';
 import { ensureIndices, indexKeys, indexName, markIndexChunks } from './index.repository.ts';
@@ -274,7 +275,7 @@ export async function copyPackages(
  * packages could not be copied or snapshotted).
  */
 function anyText(values: readonly string[]) {
-  return sql<string>`any(${[...values]}::text[])`;
+  return sql<string>`any(${pgArray(values)}::text[])`;
 }
 
 /** Snapshots a suite: a new suite `name` with the same contents, frozen unless changed. */
