@@ -26,7 +26,7 @@ import {
 import { createChunkPrebuilder, prebuiltKey } from '../../src/server/repos/apt/chunk-prebuild.ts';
 import { wholeDebBytes } from '../../src/server/repos/apt/binary-reading.ts';
 import { maxDscSize } from '../../src/server/repos/apt/ingest.ts';
-import { addBinaries } from '../../src/server/repos/apt/package.repository.ts';
+import { addBinaries, createChunkCursor } from '../../src/server/repos/apt/package.repository.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import {
   change,
@@ -792,23 +792,26 @@ forEachDatabase((backend) => {
           suite.id,
           indexKeys(suite.components, suite.architectures),
         );
+        const packagesIndex = (architecture: string) => {
+          const id = indices.get(`packages/main/${architecture}`) ?? 0;
+          const index = { id, suite_id: suite.id, component: 'main', kind: 'packages' as const };
+          return { id, index: { ...index, architecture } };
+        };
         const prebuilder = createChunkPrebuilder('main', indices);
-        // In three changes of the one include: chunks fill across them.
-        await addBinaries(trx, indices, suite.id, 'main', binaries.slice(0, 100), prebuilder);
-        await addBinaries(trx, indices, suite.id, 'main', binaries.slice(100, 400), prebuilder);
-        await addBinaries(trx, indices, suite.id, 'main', binaries.slice(400), prebuilder);
+        // In three slices of the one include: chunks fill across them.
+        const chunks = createChunkCursor('apt_binaries', suite.id, 'main');
+        for (const slice of [
+          binaries.slice(0, 100),
+          binaries.slice(100, 400),
+          binaries.slice(400),
+        ]) {
+          await addBinaries(trx, indices, suite.id, 'main', slice, { prebuilder, chunks });
+        }
         const prebuilt = await prebuilder.finish(trx);
         const versions = await listChunks(trx, [...indices.values()]);
         let compared = 0;
         for (const architecture of ['amd64', 'arm64']) {
-          const id = indices.get(`packages/main/${architecture}`) ?? 0;
-          const index = {
-            id,
-            suite_id: suite.id,
-            component: 'main',
-            kind: 'packages' as const,
-            architecture,
-          };
+          const { id, index } = packagesIndex(architecture);
           for (const chunk of [0, 1, 2]) {
             const made = prebuilt.get(prebuiltKey(id, chunk));
             assert.ok(made !== undefined, `chunk ${chunk} of ${architecture} made`);
@@ -832,10 +835,32 @@ forEachDatabase((backend) => {
           suite.id,
           'main',
           binaries.map((b) => ({ ...b, package: `y${b.package}` })).slice(0, 10),
-          spoiled,
+          { prebuilder: spoiled },
         );
         spoiled.spoil(2);
         assert.equal((await spoiled.finish(trx)).size, 0);
+        // A binary the suite has already: the insert leaves it out, so the
+        // chunk it was told in is left to the database; the next one is made.
+        const renamed = (prefix: string) =>
+          binaries.slice(0, 300).map((b) => ({ ...b, package: `${prefix}${b.package}` }));
+        const again = createChunkPrebuilder('main', indices);
+        const cursor = createChunkCursor('apt_binaries', suite.id, 'main');
+        const options = { prebuilder: again, chunks: cursor };
+        const first = [...renamed('z'), binaries[0] ?? binaryRow(suite.id, 'x', 'all')];
+        const added = await addBinaries(trx, indices, suite.id, 'main', first, options);
+        assert.equal(added.size, 300);
+        await addBinaries(trx, indices, suite.id, 'main', renamed('w'), options);
+        const madeAgain = await again.finish(trx);
+        for (const architecture of ['amd64', 'arm64']) {
+          const { id, index } = packagesIndex(architecture);
+          // Chunk 2 was the suite's before; 3 has the binary left out; 4 is the change's own.
+          assert.deepEqual(
+            [2, 3, 4].filter((chunk) => madeAgain.has(prebuiltKey(id, chunk))),
+            [4],
+          );
+          const made = await madeAgain.get(prebuiltKey(id, 4))?.made;
+          assert.equal(made?.text.toString('utf8'), await listChunkTexts(trx, index, [4]).get(4));
+        }
       });
     });
 

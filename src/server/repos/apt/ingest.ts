@@ -27,10 +27,12 @@ import {
   findPoolFiles,
   findSource,
   addBinaries,
+  createChunkCursor,
   insertPoolFiles,
   insertSource,
   replaceBinary,
   replaceSource,
+  type ChunkCursor,
   type NewBinary,
 } from './package.repository.ts';
 import type { RepositoryRow, SuiteRow } from './repository.repository.ts';
@@ -99,6 +101,7 @@ export async function ingestPackages(
   // The component's indices, made once for every slice.
   const indices = await ensureIndices(db, suite.id, indexKeys([component], suite.architectures));
   const prebuilder = createChunkPrebuilder(component, indices);
+  const chunks = createChunkCursor('apt_binaries', suite.id, component);
   const slices = readInSlices(reading, debs, sliceSize, suite, component);
   let adding: Promise<void> | undefined;
   try {
@@ -111,6 +114,7 @@ export async function ingestPackages(
         force,
         indices,
         prebuilder,
+        chunks,
       }).then((added) => {
         result.added.push(...added.added);
         result.replaced.push(...added.replaced);
@@ -211,9 +215,14 @@ export async function addPackages(
   suite: SuiteRow,
   component: string,
   packages: { binaries: readonly Binary[]; sources: readonly Source[] },
-  options: { force: boolean; indices: IndexIds; prebuilder?: ChunkPrebuilder },
+  options: {
+    force: boolean;
+    indices: IndexIds;
+    prebuilder?: ChunkPrebuilder;
+    chunks?: ChunkCursor;
+  },
 ): Promise<IncludeResult> {
-  const { force, indices, prebuilder } = options;
+  const { force, indices, prebuilder, chunks } = options;
   const pool = [
     ...packages.binaries.map((b) => ({
       path: b.pool_path,
@@ -235,7 +244,7 @@ export async function addPackages(
   // Added where the pool has nothing yet, which for a large change is
   // nearly everything; the paths it has are looked up after, not all before.
   // The repository is held (see `holdForChange`): no other change adds to its pool meanwhile.
-  const inserted = await insertPoolFiles(
+  const poolInserting = insertPoolFiles(
     db,
     [...wanted.values()].map((p) => ({
       repository_id: repository.id,
@@ -245,6 +254,18 @@ export async function addPackages(
       artifact_id: p.artifactId,
     })),
   );
+  // Likewise the binaries, sent before the pool's insert is answered: this
+  // thread makes their statement while PostgreSQL runs the pool's. A pool
+  // file in conflict fails the change after both, and the transaction rolls
+  // them back. The binaries the suite has (another version) are looked up after.
+  const rows = packages.binaries.map(({ artifactId: _a, sha256: _s, size: _z, ...row }) => row);
+  const binariesAdding = addBinaries(db, indices, suite.id, component, rows, {
+    ...(prebuilder === undefined ? {} : { prebuilder }),
+    ...(chunks === undefined ? {} : { chunks }),
+  });
+  // Awaited below; handled meanwhile, should the pool's fail first.
+  binariesAdding.catch(() => undefined);
+  const inserted = await poolInserting;
   const there = [...wanted.values()].filter((f) => !inserted.has(f.path));
   const existing = await findPoolFiles(
     db,
@@ -257,9 +278,7 @@ export async function addPackages(
     }
   }
   const result: IncludeResult = { added: [], replaced: [] };
-  const rows = packages.binaries.map(({ artifactId: _a, sha256: _s, size: _z, ...row }) => row);
-  // Likewise: the binaries the suite has already (another version) are looked up after.
-  const fresh = await addBinaries(db, indices, suite.id, component, rows, prebuilder);
+  const fresh = await binariesAdding;
   const others: NewBinary[] = [];
   for (const binary of rows) {
     // Taken once: the same package twice in a change is compared with the first.
