@@ -64,6 +64,13 @@ export function packagesStanza(control: Paragraph, file: FileFacts): string {
   );
 }
 
+/** A stanza as text, from text or its UTF-8. */
+export function stanzaText(stanza: string | Uint8Array): string {
+  return typeof stanza === 'string' ? stanza : utf8.decode(stanza);
+}
+
+const utf8 = new TextDecoder();
+
 /** A file a source package consists of, with its facts. */
 export interface SourceFile {
   readonly name: string;

@@ -36,7 +36,8 @@ export function prebuiltKey(indexId: number, chunk: number): string {
 export interface AddedEntry {
   readonly package: string;
   readonly architecture: string;
-  readonly stanza: string;
+  /** Text, or its UTF-8. */
+  readonly stanza: string | Uint8Array;
   readonly chunk: number;
 }
 
@@ -90,7 +91,12 @@ export function createChunkPrebuilder(component: string, indices: IndexIds): Chu
         continue;
       }
       // As listChunkTexts has the database join them: each stanza and a blank line.
-      const text = Buffer.from(listed.map((e) => `${e.stanza}\n`).join(''), 'utf8');
+      const text = Buffer.concat(
+        listed.flatMap((e) => [
+          typeof e.stanza === 'string' ? Buffer.from(e.stanza) : e.stanza,
+          blankLine,
+        ]),
+      );
       const chunkMade = gzipAsync(text, { level: 6 }).then((gz) => ({ text, gz }));
       // Awaited by the publication, if it uses it; handled meanwhile.
       chunkMade.catch(() => undefined);
@@ -149,6 +155,8 @@ export function createChunkPrebuilder(component: string, indices: IndexIds): Chu
     },
   };
 }
+
+const blankLine = Buffer.from('\n');
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -4,7 +4,7 @@
  * order they come.
  */
 import { parentPort } from 'node:worker_threads';
-import { readDebsHere, type ReadReply, type ReadTask } from './deb-readers.ts';
+import { packReply, readDebsHere, type ReadReply, type ReadTask } from './deb-readers.ts';
 
 const port = parentPort;
 if (port === null) {
@@ -20,7 +20,8 @@ port.on('message', ({ seq, component, debs, bytes }: ReadTask) => {
   }
   readDebsHere(component, debs, contents).then(
     (outcomes) => {
-      port.postMessage({ seq, outcomes } satisfies ReadReply);
+      const reply = packReply(seq, outcomes);
+      port.postMessage(reply, [reply.stanzas.buffer as ArrayBuffer]);
     },
     (error: unknown) => {
       port.postMessage({ seq, failure: String(error) } satisfies ReadReply);

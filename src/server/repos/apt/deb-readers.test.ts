@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createDebReaders, readDebsHere, type DebToRead } from './deb-readers.ts';
+import { stanzaText } from '../../../debian/archive.ts';
+import { createDebReaders, readDebsHere, type DebToRead, type ReadOutcome } from './deb-readers.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'kiln-deb-readers-'));
 after(() => {
@@ -73,7 +74,9 @@ describe('reading .debs in threads', () => {
         readers.read('main', files, contents),
         readers.read('contrib', files.slice(1, 2), contents.slice(1, 2)),
       ]);
-      assert.deepEqual(threads, await readDebsHere('main', files, contents));
+      // The same outcomes, each stanza handed over as its UTF-8.
+      assert.ok(threads.every((t) => !('deb' in t) || t.deb.stanza instanceof Uint8Array));
+      assert.deepEqual(threads.map(asText), await readDebsHere('main', files, contents));
 
       const [alpha, beta, gamma, notes, cut] = threads;
       assert.ok(alpha !== undefined && 'deb' in alpha);
@@ -81,12 +84,13 @@ describe('reading .debs in threads', () => {
       assert.equal(alpha.deb.source, 'alpha');
       assert.equal(alpha.deb.pool_path, 'pool/main/a/alpha/alpha_1.0-1_amd64.deb');
       const md5 = hash('md5', contents[0] ?? Buffer.alloc(0), 'hex');
-      assert.match(alpha.deb.stanza, /^Package: alpha\nVersion: 1\.0-1\n/);
+      const stanza = stanzaText(alpha.deb.stanza);
+      assert.match(stanza, /^Package: alpha\nVersion: 1\.0-1\n/);
       assert.ok(
-        alpha.deb.stanza.endsWith(
+        stanza.endsWith(
           `Filename: pool/main/a/alpha/alpha_1.0-1_amd64.deb\nSize: ${files[0]?.size}\nMD5sum: ${md5}\nSHA256: ${files[0]?.sha256}\n`,
         ),
-        alpha.deb.stanza,
+        stanza,
       );
       assert.ok(beta !== undefined && 'deb' in beta);
       assert.deepEqual(
@@ -139,7 +143,7 @@ describe('reading .debs in threads', () => {
     const readers = createDebReaders(1);
     try {
       assert.deepEqual(
-        await readers.read('main', files, views),
+        (await readers.read('main', files, views)).map(asText),
         await readDebsHere('main', files, contents),
       );
       // The caller's buffer is left as it was: the thread gets a copy.
@@ -150,3 +154,10 @@ describe('reading .debs in threads', () => {
     }
   });
 });
+
+/** An outcome with its stanza as text. */
+function asText(outcome: ReadOutcome): ReadOutcome {
+  return 'deb' in outcome
+    ? { deb: { ...outcome.deb, stanza: stanzaText(outcome.deb.stanza) } }
+    : outcome;
+}

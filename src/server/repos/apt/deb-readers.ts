@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { poolDirectory, packagesStanza, sourceOf } from '../../../debian/archive.ts';
+import { poolDirectory, packagesStanza, sourceOf, stanzaText } from '../../../debian/archive.ts';
 import { type DebControl, parseDebControl } from '../../../debian/deb-file.ts';
 import type { NewBinary } from './package.repository.ts';
 
@@ -98,10 +98,59 @@ export interface ReadTask {
   readonly bytes: Uint8Array;
 }
 
-/** A reading thread's answer to a task. */
+/**
+ * A reading thread's answer to a task: the outcomes without their stanzas,
+ * and the stanzas' UTF-8 end to end in `stanzas` (moved to the thread that
+ * asked, not copied), `lengths[i]` bytes for outcome `i`. Thousands of
+ * stanzas of a slice, held until it is added, are then a few buffers outside
+ * the JavaScript heap, not strings its garbage collector copies from
+ * generation to generation.
+ */
 export type ReadReply =
-  | { readonly seq: number; readonly outcomes: ReadOutcome[] }
+  | {
+      readonly seq: number;
+      readonly outcomes: ({ readonly deb: Omit<ReadDeb, 'stanza'> } | { readonly error: string })[];
+      readonly stanzas: Uint8Array;
+      readonly lengths: readonly number[];
+    }
   | { readonly seq: number; readonly failure: string };
+
+/** A task's outcomes as a reading thread sends them back (see `ReadReply`). */
+export function packReply(
+  seq: number,
+  outcomes: readonly ReadOutcome[],
+): Extract<ReadReply, { stanzas: Uint8Array }> {
+  const texts = outcomes.map((o) => ('deb' in o ? stanzaText(o.deb.stanza) : ''));
+  const lengths = texts.map((text) => Buffer.byteLength(text));
+  const stanzas = Buffer.allocUnsafeSlow(lengths.reduce((sum, n) => sum + n, 0));
+  let offset = 0;
+  for (const text of texts) {
+    offset += stanzas.write(text, offset, 'utf8');
+  }
+  return {
+    seq,
+    outcomes: outcomes.map((o) => {
+      if (!('deb' in o)) {
+        return o;
+      }
+      const { stanza: _stanza, ...deb } = o.deb;
+      return { deb };
+    }),
+    stanzas,
+    lengths,
+  };
+}
+
+/** The outcomes of a reading thread's answer, each stanza a view of the answer's buffer. */
+function unpackReply(reply: Extract<ReadReply, { stanzas: Uint8Array }>): ReadOutcome[] {
+  let offset = 0;
+  return reply.outcomes.map((outcome, i) => {
+    const length = reply.lengths[i] ?? 0;
+    const stanza = reply.stanzas.subarray(offset, offset + length);
+    offset += length;
+    return 'deb' in outcome ? { deb: { ...outcome.deb, stanza } } : outcome;
+  });
+}
 
 interface ReadingThread {
   readonly worker: Worker;
@@ -172,7 +221,7 @@ export function createDebReaders(threads = Math.max(1, availableParallelism() - 
           new Error(`a .deb reading thread failed reading ${which(task.paths)}: ${reply.failure}`),
         );
       } else {
-        task?.resolve(reply.outcomes);
+        task?.resolve(unpackReply(reply));
       }
       if (thread.pending.size === 0) {
         worker.unref();

@@ -8,6 +8,7 @@ import {
   unnestTexts,
   type UnnestColumn,
 } from '../../db/unnest.ts';
+import { stanzaText } from '../../../debian/archive.ts';
 import type { ChunkPrebuilder } from './chunk-prebuild.ts';
 import { chunkSize, markChunks, type IndexIds } from './index.repository.ts';
 
@@ -98,7 +99,8 @@ export interface NewBinary {
   readonly source: string;
   readonly source_version: string;
   readonly pool_path: string;
-  readonly stanza: string;
+  /** Its Packages stanza: text, or its UTF-8 as a .deb reading thread hands it over (see deb-readers.ts). */
+  readonly stanza: string | Uint8Array;
 }
 
 /** A binary to add, with the chunk a `ChunkCursor` gave it. */
@@ -263,7 +265,7 @@ export async function replaceBinary(
 ): Promise<number> {
   const { chunk } = await db
     .updateTable('apt_binaries')
-    .set(row)
+    .set({ ...row, stanza: stanzaText(row.stanza) })
     .where('id', '=', id)
     .returning('chunk')
     .executeTakeFirstOrThrow();
