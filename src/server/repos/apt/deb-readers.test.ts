@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stanzaText } from '../../../debian/archive.ts';
-import { createDebReaders, readDebsHere, type DebToRead, type ReadOutcome } from './deb-readers.ts';
+import type { FileStore } from '../../files/file-store.ts';
+import { readInSlices } from './binary-reading.ts';
+import {
+  createDebReaders,
+  readDebsHere,
+  type DebReaders,
+  type DebToRead,
+  type ReadOutcome,
+} from './deb-readers.ts';
+import type { SuiteRow } from './repository.repository.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'kiln-deb-readers-'));
 after(() => {
@@ -70,10 +79,13 @@ describe('reading .debs in threads', () => {
     const readers = createDebReaders(2);
     try {
       readers.warm();
+      // Started, not yet ready: it has read nothing.
+      assert.equal(readers.ready(), false);
       const [threads, again] = await Promise.all([
         readers.read('main', files, contents),
         readers.read('contrib', files.slice(1, 2), contents.slice(1, 2)),
       ]);
+      assert.equal(readers.ready(), true);
       // The same outcomes, each stanza handed over as its UTF-8.
       assert.ok(threads.every((t) => !('deb' in t) || t.deb.stanza instanceof Uint8Array));
       assert.deepEqual(threads.map(asText), await readDebsHere('main', files, contents));
@@ -151,6 +163,49 @@ describe('reading .debs in threads', () => {
       assert.equal(whole.subarray(0, 7).toString(), 'padding');
     } finally {
       await readers.close();
+    }
+  });
+});
+
+describe('an include reading its slices', () => {
+  const debs = [buildDeb('one', '1'), buildDeb('two', '1'), buildDeb('three', '1')];
+  const byHash = new Map(debs.map((d) => [d.file.sha256, d.bytes]));
+  const store = {
+    readMany: (sha256s: readonly string[]) =>
+      Promise.resolve(sha256s.map((sha256) => byHash.get(sha256) ?? Buffer.alloc(0))),
+  } as unknown as FileStore;
+  const suite = { id: 1, codename: 'test', architectures: ['amd64'] } as unknown as SuiteRow;
+  const refs = debs.map((d) => ({ artifactId: 1, file: d.file }));
+
+  it('reads the first slice here while no reading thread is ready, and in one once it is', async () => {
+    const threads = createDebReaders(1);
+    const sent: string[][] = [];
+    const readers: DebReaders = {
+      ...threads,
+      read(component, files, bytes) {
+        sent.push(files.map((f) => f.path));
+        return threads.read(component, files, bytes);
+      },
+    };
+    try {
+      const readAll = async () => {
+        // Slices of one .deb each.
+        const slices = readInSlices({ store, readers, readHereUpTo: 0 }, refs, 2, suite, 'main');
+        const read: string[] = [];
+        for (let index = 0; index < slices.count; index++) {
+          read.push(...(await slices.read(index)).map((b) => b.package));
+        }
+        return read;
+      };
+      readers.warm();
+      assert.deepEqual(await readAll(), ['one', 'two', 'three']);
+      assert.deepEqual(sent, [['two_1_amd64.deb'], ['three_1_amd64.deb']]);
+      assert.equal(readers.ready(), true);
+      sent.length = 0;
+      assert.deepEqual(await readAll(), ['one', 'two', 'three']);
+      assert.deepEqual(sent, [['one_1_amd64.deb'], ['two_1_amd64.deb'], ['three_1_amd64.deb']]);
+    } finally {
+      await threads.close();
     }
   });
 });
