@@ -39,7 +39,7 @@ async function load(
 /**
  * Starts a reading thread now when the artifacts hold more .debs than an
  * include reads itself: it loads its code (~0.1 s) while the include lists
- * and locks what it needs.
+ * and locks what it needs, and reads its first slice.
  */
 async function warmReaders(deps: PublisherDeps, artifacts: readonly number[]): Promise<void> {
   if (deps.debReaders === undefined) {
@@ -62,7 +62,10 @@ export async function includeArtifacts(
   repositoryId: number,
   request: IncludeBody,
 ): Promise<IncludeResult> {
-  await warmReaders(deps, request.artifacts);
+  // Counted while the include looks up what it needs, not before.
+  const warming = warmReaders(deps, request.artifacts);
+  // A failure to count only leaves the thread to start when the first .debs are read.
+  warming.catch(() => undefined);
   const { repository, suite } = await load(deps.db, repositoryId, request.suite);
   const component = request.component ?? suite.components[0] ?? 'main';
   if (!suite.components.includes(component)) {
