@@ -5,6 +5,7 @@
  * symbol tables, no GNU or BSD long-name tables.
  */
 import { DebFileError } from './deb-file-error.ts';
+import { isWhiteSpace } from './header-bytes.ts';
 
 export const arSignature = '!<arch>\n';
 export const arHeaderSize = 60;
@@ -112,9 +113,4 @@ function decimalField(bytes: Uint8Array, start: number, end: number): number | u
     value = value * 10 + digit;
   }
   return value;
-}
-
-/** White space as String.prototype.trim has it, among Latin-1 characters. */
-function isWhiteSpace(byte: number): boolean {
-  return (byte >= 0x09 && byte <= 0x0d) || byte === 0x20 || byte === 0xa0;
 }

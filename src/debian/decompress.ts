@@ -177,7 +177,7 @@ class ReusedGunzip {
       const made = room - roomLeft;
       size += made;
       if (size > maxControlTarSize) {
-        throw Object.assign(new Error('too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
+        throw tooLarge();
       }
       chunks.push(output.subarray(0, made));
       inputOffset += inputLeft - inputLeftAfter;
@@ -202,11 +202,16 @@ async function unxz(member: Uint8Array): Promise<Uint8Array> {
   for await (const chunk of new xzDecompress.XzReadableStream(input)) {
     size += chunk.length;
     if (size > maxControlTarSize) {
-      throw Object.assign(new Error('too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
+      throw tooLarge();
     }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
+}
+
+/** The error zlib throws past `maxOutputLength`, which `decompressMember` reports as too large. */
+function tooLarge(): Error {
+  return Object.assign(new Error('too large'), { code: 'ERR_BUFFER_TOO_LARGE' });
 }
 
 function oneLine(text: string): string {

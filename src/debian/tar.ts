@@ -5,6 +5,7 @@
  * returned; links, directories and devices are skipped.
  */
 import { DebFileError } from './deb-file-error.ts';
+import { isWhiteSpace } from './header-bytes.ts';
 
 const blockSize = 512;
 
@@ -164,11 +165,6 @@ function readNumber(
     }
   }
   throw new DebFileError(`${label}: the tar header at byte ${offset} has a malformed number`);
-}
-
-/** White space as String.prototype.trim has it, among Latin-1 characters. */
-function isWhiteSpace(byte: number): boolean {
-  return (byte >= 0x09 && byte <= 0x0d) || byte === 0x20 || byte === 0xa0;
 }
 
 /** The name of a ustar header: `prefix/name` when the POSIX prefix field is used. */

@@ -160,7 +160,7 @@ async function readBinaries(
   first: boolean,
 ): Promise<Binary[]> {
   const binaries: Binary[] = [];
-  const offThread = readers !== undefined && debs.length > upTo && !(first && !readers.ready());
+  const offThread = readers !== undefined && debs.length > upTo && (!first || readers.ready());
   let turnStarted = performance.now();
   for (const group of runsOf(debs, (d) => d.file.size, Infinity, readGroupBytes)) {
     // A .deb larger than a group is alone in its group.

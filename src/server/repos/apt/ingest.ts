@@ -260,8 +260,8 @@ export async function addPackages(
   // them back. The binaries the suite has (another version) are looked up after.
   const rows = packages.binaries.map(({ artifactId: _a, sha256: _s, size: _z, ...row }) => row);
   const binariesAdding = addBinaries(db, indices, suite.id, component, rows, {
-    ...(prebuilder === undefined ? {} : { prebuilder }),
-    ...(chunks === undefined ? {} : { chunks }),
+    prebuilder,
+    chunks,
   });
   // Awaited below; handled meanwhile, should the pool's fail first.
   binariesAdding.catch(() => undefined);

@@ -128,7 +128,10 @@ export async function addBinaries(
   suiteId: number,
   component: string,
   binaries: readonly NewBinary[],
-  options: { readonly prebuilder?: ChunkPrebuilder; readonly chunks?: ChunkCursor } = {},
+  options: {
+    readonly prebuilder?: ChunkPrebuilder | undefined;
+    readonly chunks?: ChunkCursor | undefined;
+  } = {},
 ): Promise<Set<string>> {
   const { prebuilder } = options;
   const cursor = options.chunks ?? createChunkCursor('apt_binaries', suiteId, component);
